@@ -1,0 +1,50 @@
+from setuptools import setup
+
+# What the tutorial needs to run.
+requires = [
+    'pyramid >= 2.1',
+    'pyramid_chameleon',
+    'waitress',
+    # Pyramid 2.1 imports pkg_resources: setuptools 82 removed it, and
+    # 80.9 to 81 print a deprecation warning each time it is imported.
+    'setuptools >= 64, < 80.9',
+]
+
+# Server-side sessions in Redis (redis.ini) instead of signed cookies.
+redis_requires = [
+    'pyramid_session_redis >= 1.7',
+    'redis >= 5',
+]
+
+# Everything the tests and development need.
+dev_requires = [
+    'webtest',
+    'pytest',
+    'pyramid_debugtoolbar',
+    # nose 1.3.7 crashes on Python 3.10 and newer; pynose installs the same
+    # `nosetests` command and is maintained.
+    'pynose',
+    # Drives Debian's chromium in the browser tests; pinned, since each
+    # release speaks to browsers of its own time.
+    'playwright == 1.65.2',
+] + redis_requires
+
+setup(
+    name='tutorial',
+    version='0.0',
+    description='Pyramid Quick Tutorial, step 17: Transient Data Using Sessions',
+    python_requires='>= 3.10',
+    packages=['tutorial'],
+    include_package_data=True,
+    zip_safe=False,
+    install_requires=requires,
+    extras_require={
+        'dev': dev_requires,
+        'redis': redis_requires,
+    },
+    entry_points={
+        'paste.app_factory': [
+            'main = tutorial:main',
+        ],
+    },
+)

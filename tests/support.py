@@ -1,0 +1,185 @@
+"""What the suites in tests/ share: forged cookies and real servers."""
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from webob.cookies import SignedSerializer
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROJECT = os.path.dirname(HERE)
+BIN = os.path.dirname(sys.executable)
+PSERVE = os.path.join(BIN, 'pserve')
+
+
+def count_on(page_text):
+    """The number a page shows after 'Count:'; one per page, or fail."""
+    counts = re.findall(r'Count: (\d+)', page_text)
+    assert len(counts) == 1, 'expected one count on the page: %r' % counts
+    return int(counts[0])
+
+
+class _Raw:
+    """Passes bytes through, so a test can sign any payload at all."""
+
+    def dumps(self, value):
+        return value
+
+    def loads(self, value):
+        return value
+
+
+def forge_cookie(payload, secret='itsaseekreet'):
+    """Sign ``payload`` as Pyramid's SignedCookieSessionFactory would.
+
+    ``payload`` is a session's data (wrapped in the factory's envelope of
+    times) or, as bytes, exactly what goes inside the signature.
+    """
+    if not isinstance(payload, bytes):
+        now = time.time()
+        payload = json.dumps([now, now, payload]).encode('utf-8')
+    signer = SignedSerializer(
+        secret, 'pyramid.session.', 'sha512', serializer=_Raw())
+    return signer.dumps(payload).decode('ascii')
+
+
+def session_in(cookie):
+    """The data a signed session cookie carries (read, not verified)."""
+    raw = base64.urlsafe_b64decode(cookie + '=' * (-len(cookie) % 4))
+    return json.loads(raw[64:])[2]  # past the sha512 signature
+
+
+def free_port():
+    """A port on 127.0.0.1 that nothing listens on just now."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real `pserve` process on a copy of one of the project's ini files.
+
+    The copy listens on 127.0.0.1 and a free port, and may change settings
+    of [app:main]. Use it as a context manager: whatever happens, the
+    process is stopped on the way out.
+    """
+
+    def __init__(self, ini='development.ini', settings=None, env=None,
+                 args=(), port=None):
+        self.port = port or free_port()
+        self.url = 'http://127.0.0.1:%d' % self.port
+        self.dir = tempfile.mkdtemp(prefix='tutorial-server-')
+        self.ini = os.path.join(self.dir, ini)
+        self.log = os.path.join(self.dir, 'pserve.log')
+        with open(os.path.join(PROJECT, ini)) as f:
+            text = f.read()
+        text = re.sub(r'(?m)^listen = .*$',
+                      'listen = 127.0.0.1:%d' % self.port, text)
+        for key, value in (settings or {}).items():
+            line = '%s = %s' % (key, value)
+            text, found = re.subn(
+                r'(?m)^%s = .*$' % re.escape(key), line, text)
+            if not found:
+                text = text.replace('[app:main]\n', '[app:main]\n%s\n' % line)
+        with open(self.ini, 'w') as f:
+            f.write(text)
+        # a secret in the developer's own environment must not leak in
+        self.env = dict(os.environ)
+        self.env.pop('TUTORIAL_SESSION_SECRET', None)
+        self.env.update(env or {})
+        self.args = list(args)
+        self.process = None
+        self._final_output = None
+
+    def start(self, wait=True):
+        self._out = open(self.log, 'ab')
+        self.process = subprocess.Popen(
+            [PSERVE, self.ini] + self.args, cwd=self.dir, env=self.env,
+            stdout=self._out, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        if wait:
+            self.wait_until_serving()
+        return self
+
+    def wait_until_serving(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    'pserve exited with %s:\n%s'
+                    % (self.process.returncode, self.output()))
+            try:
+                with socket.create_connection(('127.0.0.1', self.port), 0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError('pserve did not listen in %ss:\n%s'
+                             % (timeout, self.output()))
+
+    def get(self, path, cookie=None):
+        request = urllib.request.Request(self.url + path)
+        if cookie:
+            request.add_header('Cookie', cookie)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, response.read()
+
+    def output(self):
+        """What pserve printed, so far or (once stopped) in all."""
+        if self._final_output is not None:
+            return self._final_output
+        with open(self.log, 'rb') as f:
+            return f.read().decode('utf-8', 'replace')
+
+    def kill(self):
+        """Stop the server at once, as a crash would (SIGKILL)."""
+        self._signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self):
+        if self.process is None or self.process.poll() is not None:
+            return
+        self._signal(signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def _signal(self, sig):
+        # pserve --reload runs the app in a child: signal the whole group
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        if self.process is not None:
+            self._out.close()
+            self._final_output = self.output()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_pserve(ini, env, timeout=30):
+    """Run `pserve ini` to its end; return (exit code, output)."""
+    server = Server(ini, env=env)
+    try:
+        server.start(wait=False)
+        try:
+            server.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None, server.output()
+        return server.process.returncode, server.output()
+    finally:
+        server.__exit__(None, None, None)

@@ -13,7 +13,9 @@ requires = [
 # Server-side sessions in Redis (redis.ini) instead of signed cookies.
 redis_requires = [
     'pyramid_session_redis >= 1.7',
-    'redis >= 5',
+    # redis 8 marks SETEX deprecated, and pyramid_session_redis 1.8 calls it
+    # on every save: each would print a warning.
+    'redis >= 5, < 8',
 ]
 
 # Everything the tests and development need.

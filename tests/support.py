@@ -183,3 +183,57 @@ def run_pserve(ini, env, timeout=30):
         return server.process.returncode, server.output()
     finally:
         server.__exit__(None, None, None)
+
+
+def require(program, package):
+    """The path of a program the suite needs, or skip (under CI, fail)."""
+    path = shutil.which(program)
+    if path is None:
+        import pytest
+
+        message = ('%s not found: install Debian\'s %s package '
+                   '(apt-get install %s) to run these tests'
+                   % (program, package, package))
+        if os.environ.get('CI', '').lower() in ('1', 'true', 'yes'):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+class RedisServer:
+    """A real redis-server on 127.0.0.1 and a free port, keeping no files."""
+
+    def __init__(self):
+        self.binary = require('redis-server', 'redis-server')
+        self.port = free_port()
+        self.url = 'redis://127.0.0.1:%d/0' % self.port
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [self.binary, '--bind', '127.0.0.1', '--port', str(self.port),
+             '--save', '', '--appendonly', 'no'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(('127.0.0.1', self.port), 0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise AssertionError('redis-server did not start')
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url)

@@ -1,21 +1,22 @@
 from pyramid.config import Configurator
 from pyramid.session import SignedCookieSessionFactory
-from pyramid.settings import asbool
 
-from .sessions import SessionSerializer, session_secret, session_store
+from .sessions import (
+    SessionSerializer,
+    secure_cookie,
+    session_secret,
+    session_store,
+    )
 
 
 def main(global_config, **settings):
     """Return the tutorial's WSGI application."""
-    secret = session_secret(settings)
-    if session_store(settings) == 'redis':
-        from .redis_store import redis_session_factory
-
-        my_session_factory = redis_session_factory(secret, settings)
-    else:
+    store = session_store(settings)
+    my_session_factory = None
+    if store == 'cookie':
         my_session_factory = SignedCookieSessionFactory(
-            secret,
-            secure=asbool(settings.get('tutorial.secure_cookie', False)),
+            session_secret(settings),
+            secure=secure_cookie(settings),
             httponly=True,
             samesite='Lax',
             serializer=SessionSerializer(),
@@ -26,5 +27,11 @@ def main(global_config, **settings):
     config.add_route('home', '/')
     config.add_route('hello', '/howdy')
     config.scan('.views')
+    # Beyond the step: the flash-message form, and sessions in Redis.
     config.include('.flash')
+    if store == 'redis':
+        from .redis_store import StoreUnavailable
+
+        config.include('.redis_store')
+        return StoreUnavailable(config.make_wsgi_app())
     return config.make_wsgi_app()

@@ -32,11 +32,12 @@ MAX_COUNTER = 2 ** 53 - 1
 MAX_FLASH_MESSAGES = 3
 MAX_FLASH_LENGTH = 200
 
-# The keys Pyramid's session keeps its default flash queue and CSRF token
-# under.
+# The keys Pyramid's sessions keep their default flash queue and CSRF
+# token under, and the tokens' shape: 40 hex digits from Pyramid's cookie
+# session, 64 from pyramid_session_redis.
 FLASH_KEY = '_f_'
 CSRF_KEY = '_csrft_'
-_CSRF_TOKEN = re.compile(r'[0-9a-f]{40}\Z')
+_CSRF_TOKEN = re.compile(r'[0-9a-f]{40,64}\Z')
 
 
 def session_secret(settings, environ=os.environ):
@@ -62,6 +63,11 @@ def session_secret(settings, environ=os.environ):
         'tutorial: %s %s: make one with '
         '`python3 -c "import secrets; print(secrets.token_hex(32))"`'
         % (SECRET_ENV, problem))
+
+
+def secure_cookie(settings):
+    """Whether the session cookie is sent over HTTPS only (production)."""
+    return asbool(settings.get('tutorial.secure_cookie', False))
 
 
 def session_store(settings):

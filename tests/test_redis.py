@@ -1,0 +1,135 @@
+"""The same views and template over sessions kept in a real Redis."""
+import json
+
+import pytest
+import webtest
+
+from tutorial import main
+from tutorial.flash import RESET_MESSAGE
+
+from .support import RedisServer, Server, count_on
+
+REDIS = {'tutorial.session_store': 'redis'}
+
+
+@pytest.fixture(scope='module')
+def redis_server():
+    """A redis-server of the tests' own, stopped after the module."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis(redis_server):
+    """A client of that server, emptied before each test."""
+    client = redis_server.client()
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_testapp(redis_server, monkeypatch):
+    """Builds the app of redis.ini's settings, as each process would."""
+    monkeypatch.setenv('TUTORIAL_REDIS_URL', redis_server.url)
+
+    def make():
+        return webtest.TestApp(main({}, **REDIS))
+    return make
+
+
+@pytest.fixture
+def testapp(make_testapp, redis):
+    return make_testapp()
+
+
+def test_counter_is_shared_between_pages(testapp):
+    counts = [count_on(testapp.get(path).text)
+              for path in ('/', '/howdy', '/', '/howdy')]
+    assert counts == [1, 2, 3, 4]
+
+
+def test_cookie_carries_only_an_id_and_the_data_is_in_redis(testapp, redis):
+    testapp.get('/')
+    testapp.get('/howdy')
+    cookie = testapp.cookies['session']
+    assert len(cookie) < 200
+    assert 'counter' not in cookie
+    keys = redis.keys('*')
+    assert len(keys) == 1
+    assert json.loads(redis.get(keys[0]))['m']['counter'] == 2
+
+
+def test_a_restart_and_a_second_process_continue_the_count(
+        make_testapp, redis):
+    first = make_testapp()
+    first.get('/')
+    first.get('/')
+    # a restart: a new app, the same cookie
+    restarted = make_testapp()
+    restarted.set_cookie('session', first.cookies['session'])
+    assert count_on(restarted.get('/howdy').text) == 3
+    # and the first process sees what the second wrote
+    assert count_on(first.get('/').text) == 4
+
+
+def test_flash_message_and_csrf_work_over_redis(testapp):
+    testapp.get('/')
+    # without the token: refused, nothing changed
+    testapp.post('/reset', {'csrf_token': 'wrong'}, status=400)
+    page = testapp.get('/howdy')
+    assert count_on(page.text) == 2
+    # with it: redirect, the message once, a counter from 1
+    after = page.forms[0].submit(status=303).follow()
+    assert RESET_MESSAGE in after.text
+    assert count_on(after.text) == 1
+    assert RESET_MESSAGE not in testapp.get('/').text
+
+
+def test_reset_forgets_the_data_on_the_server(testapp, redis):
+    page = testapp.get('/')
+    old_key = redis.keys('*')
+    assert len(old_key) == 1
+    page.forms[0].submit(status=303)
+    assert not redis.exists(old_key[0])
+    # what is left is the new session, holding only the message
+    (new_key,) = redis.keys('*')
+    assert json.loads(redis.get(new_key))['m'] == {'_f_': [RESET_MESSAGE]}
+
+
+def test_data_from_an_older_version_of_the_app_is_reset(testapp, redis):
+    testapp.get('/')
+    (key,) = redis.keys('*')
+    payload = json.loads(redis.get(key))
+    payload['m'].update(counter='seven', cart=['x'] * 100)
+    redis.set(key, json.dumps(payload))
+    assert count_on(testapp.get('/').text) == 1
+
+
+def test_redis_stopped_gives_503_and_pserve_recovers(redis_server, redis):
+    env = {'TUTORIAL_REDIS_URL': redis_server.url}
+    with Server('redis.ini', env=env) as app:
+        status, headers, body = app.get('/')
+        cookie = headers['Set-Cookie'].split(';')[0]
+        assert count_on(body.decode()) == 1
+
+        redis_server.stop()
+        try:
+            # a returning visitor and a new one both get a short 503
+            for visitor in (cookie, None):
+                with pytest.raises(Exception) as answer:
+                    app.get('/howdy', cookie=visitor)
+                error = answer.value
+                assert error.code == 503, error
+                page = error.read().decode()
+                assert 'Sessions are unavailable for a moment' in page
+                assert 'Traceback' not in page
+            assert app.process.poll() is None, 'pserve stopped'
+        finally:
+            redis_server.start()
+
+        # Redis is back, empty: the visitor starts a new count
+        status, headers, body = app.get('/', cookie=cookie)
+        assert status == 200
+        assert count_on(body.decode()) == 1

@@ -94,6 +94,7 @@ class Server:
         # a secret in the developer's own environment must not leak in
         self.env = dict(os.environ)
         self.env.pop('TUTORIAL_SESSION_SECRET', None)
+        self.env['PYTHONUNBUFFERED'] = '1'  # the log in the order it happens
         self.env.update(env or {})
         self.args = list(args)
         self.process = None

@@ -1,0 +1,152 @@
+"""The tutorial's steps 7 and 8, in a real browser against a real pserve.
+
+Headless Chromium (Debian's, driven by Playwright) visits `pserve
+development.ini` on 127.0.0.1. Each state is saved as a screenshot under
+screenshots/ (git-ignored) for a person to look at.
+"""
+import os
+import re
+import time
+
+import pytest
+
+from tutorial.flash import RESET_MESSAGE
+
+from .support import PROJECT, Server, count_on, require
+
+SCREENSHOTS = os.path.join(PROJECT, 'screenshots')
+
+CHROMIUM_ARGS = [
+    # look up no name but the local ones: this browser talks to no one else
+    '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , '
+    'EXCLUDE localhost',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-quic',
+    '--no-first-run',
+]
+
+
+@pytest.fixture(scope='module')
+def browser():
+    """Headless Chromium, or a skip that says how to get it."""
+    chromium = require('chromium', 'chromium')
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser window, with no cookies yet."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def server():
+    with Server('development.ini') as server:
+        yield server
+
+
+def shot(page, name):
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    page.screenshot(path=os.path.join(SCREENSHOTS, name + '.png'))
+
+
+def count_in(page):
+    return count_on(page.inner_text('body'))
+
+
+def test_counter_rises_is_shared_and_survives_a_restart(page, server):
+    page.goto(server.url + '/')
+    assert page.title() == 'Quick Tutorial: Home View'
+    assert count_in(page) == 1
+    shot(page, '01-home-first-visit')
+
+    page.reload()
+    assert count_in(page) == 2
+    shot(page, '02-home-reloaded')
+
+    page.goto(server.url + '/howdy')
+    assert page.title() == 'Quick Tutorial: Hello View'
+    assert count_in(page) == 3
+    shot(page, '03-howdy-shares-the-count')
+
+    # step 8: restart the application and revisit the page
+    server.stop()
+    with Server('development.ini', port=server.port) as restarted:
+        page.goto(restarted.url + '/')
+        assert count_in(page) == 4
+        shot(page, '04-home-after-restart')
+
+
+def test_session_cookie_is_invisible_to_page_scripts(page, server):
+    page.goto(server.url + '/')
+    (cookie,) = [c for c in page.context.cookies() if c['name'] == 'session']
+    assert cookie['httpOnly'] is True
+    assert cookie['sameSite'] == 'Lax'
+    assert 'session=' not in page.evaluate('document.cookie')
+
+
+def test_reset_form_shows_its_message_once(page, server):
+    page.goto(server.url + '/howdy')
+    page.reload()
+    assert count_in(page) == 2
+
+    page.get_by_role('button', name='Reset the counter').click()
+    page.wait_for_url(server.url + '/')
+    status = page.get_by_role('status')
+    assert status.inner_text() == RESET_MESSAGE
+    assert status.is_visible()
+    assert count_in(page) == 1
+    shot(page, '05-reset-message-shown')
+
+    page.reload()
+    assert page.get_by_role('status').count() == 0
+    assert count_in(page) == 2
+    shot(page, '06-reset-message-gone')
+
+
+def test_a_form_without_the_token_gets_a_readable_refusal(page, server):
+    page.goto(server.url + '/')
+    page.evaluate(
+        "document.querySelector('input[name=csrf_token]').value = 'forged'")
+    page.get_by_role('button', name='Reset the counter').click()
+    page.wait_for_load_state()
+    assert page.title() == 'Quick Tutorial: form refused'
+    assert 'nothing was changed' in page.inner_text('body')
+    shot(page, '07-form-refused')
+
+    page.goto(server.url + '/')
+    assert count_in(page) == 2
+
+
+def test_reload_restarts_on_a_source_change_and_the_count_goes_on(page):
+    with Server('development.ini', args=['--reload']) as server:
+        page.goto(server.url + '/')
+        page.reload()
+        assert count_in(page) == 2
+
+        # The reloader learns which files to watch a moment after the
+        # server starts: touch until it notices, every second for 30 s.
+        views = os.path.join(PROJECT, 'tutorial', 'views.py')
+        deadline = time.monotonic() + 30
+        while server.output().count('Serving on') < 2:
+            assert time.monotonic() < deadline, server.output()
+            os.utime(views)
+            time.sleep(1)
+        assert re.search(r'views\.py changed; reloading', server.output())
+
+        page.goto(server.url + '/howdy')
+        assert count_in(page) == 3
+        shot(page, '08-after-reload-on-change')

@@ -74,6 +74,33 @@ def test_a_restart_and_a_second_process_continue_the_count(
     assert count_on(first.get('/').text) == 4
 
 
+def test_two_pserve_processes_share_the_sessions_in_redis(redis_server,
+                                                         redis):
+    env = {'TUTORIAL_REDIS_URL': redis_server.url}
+    with Server('redis.ini', env=env) as a, Server('redis.ini', env=env) as b:
+        cookie = None
+        for n in range(1, 7):
+            status, headers, body = (a, b)[n % 2].get('/howdy', cookie)
+            assert count_on(body.decode()) == n
+            cookie = cookie or headers['Set-Cookie'].split(';')[0]
+        # a restart of one process: the count goes on
+        a.stop()
+        with Server('redis.ini', env=env, port=a.port) as restarted:
+            status, headers, body = restarted.get('/', cookie)
+            assert count_on(body.decode()) == 7
+
+
+def test_the_redis_url_comes_from_the_environment_then_the_settings():
+    from tutorial.redis_store import DEFAULT_REDIS_URL, redis_url
+
+    setting = {'tutorial.redis_url': 'redis://setting:6379/1'}
+    environ = {'TUTORIAL_REDIS_URL': 'redis://environ:6379/2'}
+    assert redis_url({}, {}) == DEFAULT_REDIS_URL \
+        == 'redis://127.0.0.1:6379/0'
+    assert redis_url(setting, {}) == 'redis://setting:6379/1'
+    assert redis_url(setting, environ) == 'redis://environ:6379/2'
+
+
 def test_flash_message_and_csrf_work_over_redis(testapp):
     testapp.get('/')
     # without the token: refused, nothing changed

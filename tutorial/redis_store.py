@@ -70,7 +70,8 @@ with open(os.path.join(os.path.dirname(__file__),
 
 def store_unavailable(exc=None, request=None):
     """A short 503 page: Redis does not answer; nothing was lost."""
-    log.warning('sessions unavailable: %s', exc)
+    # one line, though a template's error adds its context on more lines
+    log.warning('sessions unavailable: %s', str(exc).split('\n')[0])
     return Response(UNAVAILABLE_PAGE, status=503, content_type='text/html',
                     headers={'Retry-After': '5'})
 

@@ -34,7 +34,7 @@ dev_requires = [
 setup(
     name='tutorial',
     version='0.0',
-    description='Pyramid Quick Tutorial, step 17: Transient Data Using Sessions',
+    description='Pyramid Quick Tutorial, step 17: sessions',
     python_requires='>= 3.10',
     packages=['tutorial'],
     include_package_data=True,

@@ -20,13 +20,6 @@ BIN = os.path.dirname(sys.executable)
 PSERVE = os.path.join(BIN, 'pserve')
 
 
-def count_on(page_text):
-    """The number a page shows after 'Count:'; one per page, or fail."""
-    counts = re.findall(r'Count: (\d+)', page_text)
-    assert len(counts) == 1, 'expected one count on the page: %r' % counts
-    return int(counts[0])
-
-
 class _Raw:
     """Passes bytes through, so a test can sign any payload at all."""
 

@@ -11,8 +11,9 @@ import time
 import pytest
 
 from tutorial.flash import RESET_MESSAGE
+from tutorial.tests import count_on
 
-from .support import PROJECT, Server, count_on, require
+from .support import PROJECT, Server, require
 
 SCREENSHOTS = os.path.join(PROJECT, 'screenshots')
 

@@ -6,8 +6,9 @@ from pyramid import testing
 
 from tutorial.flash import RESET_MESSAGE, flash
 from tutorial.sessions import MAX_FLASH_MESSAGES
+from tutorial.tests import count_on
 
-from .support import count_on, forge_cookie, session_in
+from .support import forge_cookie, session_in
 
 
 def csrf_token_on(page):

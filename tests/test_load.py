@@ -10,8 +10,9 @@ import threading
 import time
 
 from tutorial.sessions import SECRET_ENV
+from tutorial.tests import count_on
 
-from .support import Server, count_on
+from .support import Server
 
 CONNECTIONS = 16
 REQUESTS = 20_000

@@ -5,8 +5,9 @@ knows the secret can carry on the count, and losing a process loses
 nothing.
 """
 from tutorial.sessions import SECRET_ENV
+from tutorial.tests import count_on
 
-from .support import Server, count_on
+from .support import Server
 
 SECRET = 'c' * 64
 

@@ -5,8 +5,9 @@ import pytest
 from pyramid.paster import get_appsettings
 
 from tutorial.sessions import DEVELOPMENT_SECRET, SECRET_ENV, session_secret
+from tutorial.tests import count_on
 
-from .support import PROJECT, Server, count_on, run_pserve
+from .support import PROJECT, Server, run_pserve
 
 GOOD_SECRET = 'b' * 64
 PRODUCTION = {'tutorial.secret_from_env': 'true'}

@@ -6,8 +6,9 @@ import webtest
 
 from tutorial import main
 from tutorial.flash import RESET_MESSAGE
+from tutorial.tests import count_on
 
-from .support import RedisServer, Server, count_on
+from .support import RedisServer, Server
 
 REDIS = {'tutorial.session_store': 'redis'}
 

@@ -8,8 +8,9 @@ what it can, and set a cookie a browser will store.
 import pytest
 
 from tutorial.sessions import MAX_COUNTER, clean_state
+from tutorial.tests import count_on
 
-from .support import count_on, forge_cookie, session_in
+from .support import forge_cookie, session_in
 
 
 def visit_with(testapp, cookie):

@@ -4,9 +4,9 @@ import unittest
 from pyramid import testing
 
 
-def count_on(page):
+def count_on(page_text):
     """The number a page shows after 'Count:'; one per page, or fail."""
-    counts = re.findall(r'Count: (\d+)', page.text)
+    counts = re.findall(r'Count: (\d+)', page_text)
     assert len(counts) == 1, 'expected one count on the page: %r' % counts
     return int(counts[0])
 
@@ -69,11 +69,11 @@ class TutorialFunctionalTests(unittest.TestCase):
         self.assertIn(b'<h1>Hi Hello View', res.body)
 
     def test_counter_rises_by_one_on_each_request(self):
-        counts = [count_on(self.testapp.get('/')) for _ in range(3)]
+        counts = [count_on(self.testapp.get('/').text) for _ in range(3)]
         self.assertEqual([1, 2, 3], counts)
 
     def test_counter_is_shared_between_pages(self):
-        counts = [count_on(self.testapp.get(path))
+        counts = [count_on(self.testapp.get(path).text)
                   for path in ('/', '/howdy', '/', '/howdy')]
         self.assertEqual([1, 2, 3, 4], counts)
 
@@ -83,8 +83,8 @@ class TutorialFunctionalTests(unittest.TestCase):
         self.testapp.get('/')
         self.testapp.get('/')
         other = TestApp(self.testapp.app)
-        self.assertEqual(1, count_on(other.get('/howdy')))
-        self.assertEqual(3, count_on(self.testapp.get('/howdy')))
+        self.assertEqual(1, count_on(other.get('/howdy').text))
+        self.assertEqual(3, count_on(self.testapp.get('/howdy').text))
 
     def test_counter_goes_on_after_a_restart(self):
         from tutorial import main
@@ -94,7 +94,7 @@ class TutorialFunctionalTests(unittest.TestCase):
         self.testapp.get('/howdy')
         restarted = TestApp(main({}))
         restarted.set_cookie('session', self.testapp.cookies['session'])
-        self.assertEqual(3, count_on(restarted.get('/')))
+        self.assertEqual(3, count_on(restarted.get('/').text))
 
     def test_cookie_with_a_bad_signature_starts_again(self):
         self.testapp.get('/')
@@ -102,7 +102,7 @@ class TutorialFunctionalTests(unittest.TestCase):
         cookie = self.testapp.cookies['session']
         forged = ('A' if cookie[0] != 'A' else 'B') + cookie[1:]
         self.testapp.set_cookie('session', forged)
-        self.assertEqual(1, count_on(self.testapp.get('/', status=200)))
+        self.assertEqual(1, count_on(self.testapp.get('/', status=200).text))
 
     def test_cookie_signed_with_another_secret_starts_again(self):
         from tutorial import main
@@ -112,7 +112,7 @@ class TutorialFunctionalTests(unittest.TestCase):
         other.get('/')
         other.get('/')
         self.testapp.set_cookie('session', other.cookies['session'])
-        self.assertEqual(1, count_on(self.testapp.get('/', status=200)))
+        self.assertEqual(1, count_on(self.testapp.get('/', status=200).text))
 
     def test_session_cookie_is_hidden_from_scripts_and_other_sites(self):
         res = self.testapp.get('/')

@@ -17,7 +17,7 @@ except ImportError:
     raise SystemExit('tutorial: sessions in Redis need the redis extra: '
                      'pip install -e ".[redis]"') from None
 
-from .sessions import clean_state, secure_cookie, session_secret
+from .sessions import clean_state, dump_json, secure_cookie, session_secret
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,6 @@ def redis_url(settings, environ=os.environ):
     return (environ.get(REDIS_URL_ENV)
             or settings.get('tutorial.redis_url')
             or DEFAULT_REDIS_URL)
-
-
-def serialize(payload):
-    return json.dumps(payload, separators=(',', ':')).encode('utf-8')
 
 
 def deserialize(data):
@@ -57,7 +53,7 @@ def redis_session_factory(settings):
         cookie_secure=secure_cookie(settings),
         cookie_httponly=True,
         cookie_samesite='Lax',
-        serialize=serialize,
+        serialize=dump_json,
         deserialize=deserialize,
         deserialized_fails_new=True,
     )
@@ -68,7 +64,7 @@ with open(os.path.join(os.path.dirname(__file__),
     UNAVAILABLE_PAGE = f.read()
 
 
-def store_unavailable(exc=None, request=None):
+def store_unavailable(exc, request=None):
     """A short 503 page: Redis does not answer; nothing was lost."""
     # one line, though a template's error adds its context on more lines
     log.warning('sessions unavailable: %s', str(exc).split('\n')[0])

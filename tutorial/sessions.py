@@ -119,6 +119,11 @@ def clean_state(state):
     return clean
 
 
+def dump_json(value):
+    """Compact JSON bytes: a session's form in a cookie or in Redis."""
+    return json.dumps(value, separators=(',', ':')).encode('utf-8')
+
+
 class SessionSerializer:
     """JSON for the signed cookie, checked on the way in.
 
@@ -127,7 +132,7 @@ class SessionSerializer:
     """
 
     def dumps(self, appstruct):
-        return json.dumps(appstruct, separators=(',', ':')).encode('utf-8')
+        return dump_json(appstruct)
 
     def loads(self, bstruct):
         try:

@@ -14,6 +14,8 @@ import urllib.request
 
 from webob.cookies import SignedSerializer
 
+from tutorial.sessions import DEVELOPMENT_SECRET
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.dirname(HERE)
 BIN = os.path.dirname(sys.executable)
@@ -30,7 +32,7 @@ class _Raw:
         return value
 
 
-def forge_cookie(payload, secret='itsaseekreet'):
+def forge_cookie(payload, secret=DEVELOPMENT_SECRET):
     """Sign ``payload`` as Pyramid's SignedCookieSessionFactory would.
 
     ``payload`` is a session's data (wrapped in the factory's envelope of
@@ -60,13 +62,11 @@ def free_port():
 class Server:
     """A real `pserve` process on a copy of one of the project's ini files.
 
-    The copy listens on 127.0.0.1 and a free port, and may change settings
-    of [app:main]. Use it as a context manager: whatever happens, the
-    process is stopped on the way out.
+    The copy listens on 127.0.0.1 and a free port. Use it as a context
+    manager: whatever happens, the process is stopped on the way out.
     """
 
-    def __init__(self, ini='development.ini', settings=None, env=None,
-                 args=(), port=None):
+    def __init__(self, ini='development.ini', env=None, args=(), port=None):
         self.port = port or free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
         self.dir = tempfile.mkdtemp(prefix='tutorial-server-')
@@ -76,12 +76,6 @@ class Server:
             text = f.read()
         text = re.sub(r'(?m)^listen = .*$',
                       'listen = 127.0.0.1:%d' % self.port, text)
-        for key, value in (settings or {}).items():
-            line = '%s = %s' % (key, value)
-            text, found = re.subn(
-                r'(?m)^%s = .*$' % re.escape(key), line, text)
-            if not found:
-                text = text.replace('[app:main]\n', '[app:main]\n%s\n' % line)
         with open(self.ini, 'w') as f:
             f.write(text)
         # a secret in the developer's own environment must not leak in
@@ -155,7 +149,11 @@ class Server:
             pass
 
     def __enter__(self):
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.__exit__(None, None, None)  # no server left behind
+            raise
 
     def __exit__(self, *exc):
         self.stop()

@@ -1,5 +1,6 @@
 """The same views and template over sessions kept in a real Redis."""
 import json
+from urllib.error import HTTPError
 
 import pytest
 import webtest
@@ -146,7 +147,7 @@ def test_redis_stopped_gives_503_and_pserve_recovers(redis_server, redis):
         try:
             # a returning visitor and a new one both get a short 503
             for visitor in (cookie, None):
-                with pytest.raises(Exception) as answer:
+                with pytest.raises(HTTPError) as answer:
                     app.get('/howdy', cookie=visitor)
                 error = answer.value
                 assert error.code == 503, error

@@ -15,12 +15,17 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from tests.support import BIN, Server, free_port  # noqa: E402
+from tests.support import (  # noqa: E402
+    BIN,
+    Server,
+    free_port,
+    wait_for_port,
+    )
+from tutorial.sessions import SECRET_ENV  # noqa: E402
 
 TARGET_P99_MS = 25
 
@@ -57,6 +62,9 @@ def bare_server(page_size):
         [os.path.join(BIN, 'waitress-serve'), '--listen=127.0.0.1:%d' % port,
          'bare:app'], env=env, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
+    if not wait_for_port(port, process, 30):
+        process.kill()
+        sys.exit('bench: the bare WSGI server did not start')
     return process, 'http://127.0.0.1:%d/' % port
 
 
@@ -68,10 +76,10 @@ def main():
     if shutil.which('wrk') is None:
         sys.exit('bench: wrk not found: apt-get install wrk')
 
-    secret = os.environ.get('TUTORIAL_SESSION_SECRET') or os.urandom(32).hex()
+    secret = os.environ.get(SECRET_ENV) or os.urandom(32).hex()
     rows = []
     with Server('production.ini',
-                env={'TUTORIAL_SESSION_SECRET': secret}) as server:
+                env={SECRET_ENV: secret}) as server:
         status, headers, body = server.get('/')
         cookie = headers['Set-Cookie'].split(';')[0]
         rows.append(('tutorial, first-time visitor',)
@@ -81,7 +89,6 @@ def main():
                           cookie))
     process, url = bare_server(len(body))
     try:
-        time.sleep(1)
         rows.append(('bare WSGI, same waitress',)
                     + wrk(url, args.seconds, args.connections))
     finally:

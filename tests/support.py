@@ -14,7 +14,7 @@ import urllib.request
 
 from webob.cookies import SignedSerializer
 
-from tutorial.sessions import DEVELOPMENT_SECRET
+from tutorial.sessions import DEVELOPMENT_SECRET, SECRET_ENV
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.dirname(HERE)
@@ -52,6 +52,21 @@ def session_in(cookie):
     return json.loads(raw[64:])[2]  # past the sha512 signature
 
 
+def wait_for_port(port, process, timeout):
+    """Wait until something accepts connections on 127.0.0.1:``port``.
+
+    True when it does; False when ``process`` ends or time runs out first.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with socket.create_connection(('127.0.0.1', port), 0.2):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 def free_port():
     """A port on 127.0.0.1 that nothing listens on just now."""
     with socket.socket() as s:
@@ -80,7 +95,7 @@ class Server:
             f.write(text)
         # a secret in the developer's own environment must not leak in
         self.env = dict(os.environ)
-        self.env.pop('TUTORIAL_SESSION_SECRET', None)
+        self.env.pop(SECRET_ENV, None)
         self.env['PYTHONUNBUFFERED'] = '1'  # the log in the order it happens
         self.env.update(env or {})
         self.args = list(args)
@@ -98,19 +113,10 @@ class Server:
         return self
 
     def wait_until_serving(self, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    'pserve exited with %s:\n%s'
-                    % (self.process.returncode, self.output()))
-            try:
-                with socket.create_connection(('127.0.0.1', self.port), 0.2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError('pserve did not listen in %ss:\n%s'
-                             % (timeout, self.output()))
+        if not wait_for_port(self.port, self.process, timeout):
+            raise AssertionError(
+                'pserve did not listen in %ss (exit status %s):\n%s'
+                % (timeout, self.process.poll(), self.output()))
 
     def get(self, path, cookie=None):
         request = urllib.request.Request(self.url + path)
@@ -206,13 +212,8 @@ class RedisServer:
             [self.binary, '--bind', '127.0.0.1', '--port', str(self.port),
              '--save', '', '--appendonly', 'no'],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(('127.0.0.1', self.port), 0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)
+        if wait_for_port(self.port, self.process, 10):
+            return self
         self.stop()
         raise AssertionError('redis-server did not start')
 

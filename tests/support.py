@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 from webob.cookies import SignedSerializer
@@ -118,11 +119,18 @@ class Server:
                 'pserve did not listen in %ss (exit status %s):\n%s'
                 % (timeout, self.process.poll(), self.output()))
 
-    def get(self, path, cookie=None):
-        request = urllib.request.Request(self.url + path)
+    def get(self, path, cookie=None, headers=None):
+        """GET ``path``; return its status, headers and body, whatever
+        the status (an error answer is read and closed like any other)."""
+        request = urllib.request.Request(self.url + path,
+                                         headers=headers or {})
         if cookie:
             request.add_header('Cookie', cookie)
-        with urllib.request.urlopen(request, timeout=10) as response:
+        try:
+            response = urllib.request.urlopen(request, timeout=10)
+        except urllib.error.HTTPError as error:
+            response = error
+        with response:
             return response.status, response.headers, response.read()
 
     def output(self):

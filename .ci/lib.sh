@@ -1,0 +1,26 @@
+# What .ci/run and .ci/other-pythons share; sourced, not run.
+
+# README.txt's test command: the one line that runs `nosetests tutorial`,
+# so that CI runs exactly what the README tells a reader to.
+readme_test_command() {
+    local command
+    command=$(sed -n 's/^ *\$ \(.*nosetests tutorial.*\)$/\1/p' README.txt)
+    if [ -z "$command" ] || [ "$(printf '%s\n' "$command" | wc -l)" != 1 ]
+    then
+        echo "README.txt must have one test command naming" \
+             "'nosetests tutorial'" >&2
+        return 1
+    fi
+    printf '%s\n' "$command"
+}
+
+# How many tests the test command's log says ran: nosetests', then
+# pytest's closing line.
+test_counts() {
+    local log=$1 nose pytest
+    nose=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\} in .*/\1/p' "$log" | tail -1)
+    pytest=$(grep -E '^=+ .*[0-9]+ (passed|failed).* in [0-9.]+s' "$log" \
+             | tail -1 | sed 's/^=* *//; s/ *=*$//')
+    printf 'nosetests ran %s tests; pytest: %s' "${nose:-no}" \
+        "${pytest:-no closing line}"
+}

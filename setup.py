@@ -26,6 +26,8 @@ dev_requires = [
     # nose 1.3.7 crashes on Python 3.10 and newer; pynose installs the same
     # `nosetests` command and is maintained.
     'pynose',
+    # Generated bad requests and session payloads (tests/test_bad_requests.py).
+    'hypothesis',
     # Drives Debian's chromium in the browser tests; pinned, since each
     # release speaks to browsers of its own time.
     'playwright == 1.65.2',

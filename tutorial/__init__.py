@@ -27,8 +27,10 @@ def main(global_config, **settings):
     config.add_route('home', '/')
     config.add_route('hello', '/howdy')
     config.scan('.views')
-    # Beyond the step: the flash-message form, and sessions in Redis.
+    # Beyond the step: the flash-message form, a guard against requests
+    # that cannot be read, and sessions in Redis.
     config.include('.flash')
+    config.include('.request_guard')
     if store == 'redis':
         from .redis_store import StoreUnavailable
 

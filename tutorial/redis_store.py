@@ -7,17 +7,29 @@ since both stores give ``request.session`` the same interface.
 import json
 import logging
 import os
+import threading
+import time
 
 from pyramid.response import Response
 
 try:
     from pyramid_session_redis import RedisSessionFactory
-    from redis.exceptions import ConnectionError, TimeoutError
+    from redis import Connection, Redis
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError, ResponseError, TimeoutError
+    from redis.retry import Retry
 except ImportError:
     raise SystemExit('tutorial: sessions in Redis need the redis extra: '
                      'pip install -e ".[redis]"') from None
 
-from .sessions import clean_state, dump_json, secure_cookie, session_secret
+from .sessions import (
+    is_int,
+    is_time,
+    clean_state,
+    dump_json,
+    secure_cookie,
+    session_secret,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +45,144 @@ def redis_url(settings, environ=os.environ):
             or DEFAULT_REDIS_URL)
 
 
+#: How long a command may wait for Redis before the page says 503.
+REDIS_TIMEOUT = 1.0
+#: After Redis failed to answer, how long requests get the 503 at once
+#: before one of them asks Redis again.
+REDIS_PAUSE = 0.5
+
+
 def deserialize(data):
     """JSON from Redis, with the session's own data checked as for cookies.
 
     What Redis holds was written by the server, but perhaps by an older
-    version of the app; anything raised here starts a new session.
+    version of the app, or by something else; anything raised here starts
+    a new session.
     """
     payload = json.loads(data)
+    if not (isinstance(payload, dict)
+            and isinstance(payload.get('m'), dict)
+            and is_time(payload.get('c'))
+            and is_int(payload.get('v'))
+            and all(payload.get(key) is None or is_int(payload[key])
+                    for key in ('t', 'x'))):
+        raise ValueError('not a session of pyramid_session_redis')
     payload['m'] = clean_state(payload['m'])
     return payload
 
 
+class Breaker:
+    """Remembers for a moment that Redis did not answer.
+
+    Without it, while Redis hangs every request waits out its own timeout,
+    and the server's few threads queue behind each other. With it, once a
+    command has failed, requests get the 503 at once for REDIS_PAUSE; then
+    one request asks Redis again while the others still get the 503, and
+    the first answer from Redis lets everyone through.
+    """
+
+    def __init__(self, timeout=REDIS_TIMEOUT, pause=REDIS_PAUSE):
+        self.timeout = timeout
+        self.pause = pause
+        self.lock = threading.Lock()
+        self.next_try = 0.0  # 0: Redis answered last time
+        self.asking = None  # the thread that asks Redis again
+
+    def before(self):
+        if not self.next_try or self.asking == threading.get_ident():
+            return
+        with self.lock:
+            now = time.monotonic()
+            if not self.next_try:
+                return
+            if now < self.next_try:
+                raise ConnectionError('Redis did not answer just now')
+            # this thread asks; the others wait for what it learns
+            self.next_try = now + self.timeout + self.pause
+            self.asking = threading.get_ident()
+
+    def failed(self):
+        with self.lock:
+            self.next_try = time.monotonic() + self.pause
+            self.asking = None
+
+    def answered(self):
+        if self.next_try:
+            with self.lock:
+                self.next_try = 0.0
+                self.asking = None
+
+
+class BreakerConnection(Connection):
+    """A connection to Redis that goes through a Breaker: every command of
+    the session store, pipelines included, is sent on one of these."""
+
+    def __init__(self, *, breaker, **kwargs):
+        super().__init__(**kwargs)
+        self.breaker = breaker
+
+    # redis-py connects from the pool, and again before sending when the
+    # connection was closed: both come through here.
+    def connect_check_health(self, *args, **kwargs):
+        self.breaker.before()
+        try:
+            super().connect_check_health(*args, **kwargs)
+        except (ConnectionError, TimeoutError):
+            self.breaker.failed()
+            raise
+
+    def send_packed_command(self, command, check_health=True):
+        self.breaker.before()
+        try:
+            super().send_packed_command(command, check_health)
+        except (ConnectionError, TimeoutError):
+            self.breaker.failed()
+            raise
+
+    def read_response(self, *args, **kwargs):
+        try:
+            response = super().read_response(*args, **kwargs)
+        except (ConnectionError, TimeoutError):
+            self.breaker.failed()
+            raise
+        except ResponseError:
+            self.breaker.answered()  # an error, but an answer
+            raise
+        self.breaker.answered()
+        return response
+
+
+class SessionRedis(Redis):
+    """The session store's Redis client: a session id naming a key of
+    another type (a list, a hash) reads as no session, so a new one
+    starts instead of a 500."""
+
+    def get(self, name):
+        try:
+            return super().get(name)
+        except ResponseError as e:
+            if str(e).startswith('WRONGTYPE'):
+                return None
+            raise
+
+
+def redis_client(settings):
+    return SessionRedis.from_url(
+        redis_url(settings),
+        connection_class=BreakerConnection,
+        breaker=Breaker(),
+        socket_timeout=REDIS_TIMEOUT,
+        socket_connect_timeout=REDIS_TIMEOUT,
+        # redis-py retries three times by default: once is the Breaker's
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
 def redis_session_factory(settings):
+    client = redis_client(settings)
     return RedisSessionFactory(
         session_secret(settings),
-        redis_url=redis_url(settings),
-        # answer soon, as a 503, when Redis is away
-        redis_socket_timeout=2,
+        redis_client_callable=lambda request, **options: client,
         cookie_secure=secure_cookie(settings),
         cookie_httponly=True,
         cookie_samesite='Lax',
@@ -68,8 +201,10 @@ def store_unavailable(exc, request=None):
     """A short 503 page: Redis does not answer; nothing was lost."""
     # one line, though a template's error adds its context on more lines
     log.warning('sessions unavailable: %s', str(exc).split('\n')[0])
-    return Response(UNAVAILABLE_PAGE, status=503, content_type='text/html',
-                    headers={'Retry-After': '5'})
+    response = Response(UNAVAILABLE_PAGE, status=503,
+                        content_type='text/html', charset='utf-8')
+    response.retry_after = 5
+    return response
 
 
 class StoreUnavailable:

@@ -6,7 +6,6 @@ environment in production, and everything a session brings back from the
 client is checked before a view sees it.
 """
 import json
-import math
 import os
 import re
 
@@ -28,9 +27,14 @@ SESSION_STORES = ('cookie', 'redis')
 MAX_COUNTER = 2 ** 53 - 1
 
 #: Bounds on the flash queue, so that posts whose redirect is never
-#: followed cannot grow the session past what a cookie holds.
+#: followed cannot grow the session past what a cookie holds. A message
+#: is measured as it sits in the cookie: as JSON, where a character that
+#: is not ASCII takes six bytes (\uXXXX) or twelve.
 MAX_FLASH_MESSAGES = 3
-MAX_FLASH_LENGTH = 200
+MAX_FLASH_BYTES = 600
+
+#: A session's times are seconds since 1970; later than this is not one.
+MAX_TIME = 2 ** 32
 
 # The keys Pyramid's sessions keep their default flash queue and CSRF
 # token under, and the tokens' shape: 40 hex digits from Pyramid's cookie
@@ -80,15 +84,22 @@ def session_store(settings):
     return store
 
 
-def _is_int(value):
+def is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_time(value):
+def is_time(value):
+    # comparisons, unlike math.isfinite, take any int; NaN fails them
     return (
-        (_is_int(value) or isinstance(value, float))
-        and math.isfinite(value)
+        (is_int(value) or isinstance(value, float))
+        and 0 <= value <= MAX_TIME
     )
+
+
+def _is_short_text(value):
+    return (isinstance(value, str)
+            and len(value) <= MAX_FLASH_BYTES
+            and len(json.dumps(value)) <= MAX_FLASH_BYTES)
 
 
 def clean_state(state):
@@ -103,14 +114,13 @@ def clean_state(state):
         return {}
     clean = {}
     counter = state.get('counter')
-    if _is_int(counter) and 0 <= counter <= MAX_COUNTER:
+    if is_int(counter) and 0 <= counter <= MAX_COUNTER:
         clean['counter'] = counter
     messages = state.get(FLASH_KEY)
     if isinstance(messages, list):
         messages = [
-            m for m in messages
-            if isinstance(m, str) and len(m) <= MAX_FLASH_LENGTH
-        ][-MAX_FLASH_MESSAGES:]
+            m for m in messages[-MAX_FLASH_MESSAGES:] if _is_short_text(m)
+        ]
         if messages:
             clean[FLASH_KEY] = messages
     token = state.get(CSRF_KEY)
@@ -140,6 +150,6 @@ class SessionSerializer:
         except (TypeError, ValueError, RecursionError) as e:
             # RecursionError: JSON nested deeper than Python's stack.
             raise ValueError('session cookie is not a session') from e
-        if not (_is_time(renewed) and _is_time(created)):
+        if not (is_time(renewed) and is_time(created)):
             raise ValueError('session cookie has no valid times')
         return [renewed, created, clean_state(state)]

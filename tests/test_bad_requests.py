@@ -1,0 +1,237 @@
+"""Nothing a client sends gives a 500.
+
+Careless and hostile clients send what WebOb cannot decode: bytes that are
+not UTF-8 in the path, the query or a form, a form in another charset or
+with broken multipart framing, cookies with escapes that unquote to such
+bytes. Each gets a short 400 page, or (a stray cookie) is passed over, and
+the visitor's session is kept.
+"""
+import json
+
+import pytest
+import webtest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from tutorial.tests import count_on
+
+from .support import forge_cookie, session_in
+
+BAD_PATHS = ['/%ff', '/%C0%AF', '/reset%ff', '/howdy/%fe%ff', '/%80']
+BAD_QUERIES = ['/?%ff=%fe', '/howdy?a=%ff', '/?a=%C0%AF', '/?%80']
+BAD_FORMS = [
+    ('multipart/form-data', b'csrf_token=x'),
+    ('multipart/form-data; boundary=', b'--\r\n'),
+    ('multipart/form-data; boundary=""', b'--\r\n'),
+    ('application/x-www-form-urlencoded; charset=utf-16', b'a=b'),
+    ('application/x-www-form-urlencoded; charset=utf-7', b'a=b'),
+    ('application/x-www-form-urlencoded; charset=no-such-charset', b'a=b'),
+]
+STRAY_COOKIES = ['a=\\377', 'x_y="\\200"', 'b=\\300\\257', 'c="\\377\\376"']
+
+
+def visitor(app, cookie=None):
+    """A client with no cookie jar: WebTest's jar cannot hold requests
+    for paths that are not UTF-8, so the cookie goes in by hand."""
+    client = webtest.TestApp(app)
+    if cookie:
+        client.extra_environ['HTTP_COOKIE'] = cookie
+    return client
+
+
+def assert_refused(response):
+    assert response.status_int == 400
+    assert response.content_type == 'text/html'
+    assert 'This request could not be understood' in response.text
+    assert 'Traceback' not in response.text
+
+
+@pytest.fixture(params=['development.ini', 'production.ini'])
+def any_app(request, monkeypatch):
+    """The app as each ini file builds it (production with a secret)."""
+    import os
+
+    from pyramid.paster import get_appsettings
+
+    from tutorial import main
+    from tutorial.sessions import SECRET_ENV
+
+    from .support import PROJECT
+
+    monkeypatch.setenv(SECRET_ENV, 'Pr0duct10n-' * 6)
+    return main({}, **get_appsettings(os.path.join(PROJECT, request.param)))
+
+
+@pytest.mark.parametrize('path', BAD_PATHS + BAD_QUERIES)
+def test_a_path_or_query_that_is_not_utf8_gets_a_400_page(any_app, path):
+    assert_refused(visitor(any_app).get(path, expect_errors=True))
+
+
+@pytest.mark.parametrize('content_type, body', BAD_FORMS,
+                         ids=[ct or 'no-type' for ct, _ in BAD_FORMS])
+def test_a_form_that_cannot_be_read_gets_a_400_page(any_app, content_type,
+                                                     body):
+    client = visitor(any_app)
+    client.get('/')
+    response = client.post('/reset', body, expect_errors=True,
+                           headers={'Content-Type': content_type})
+    assert_refused(response)
+
+
+def test_a_refused_request_is_logged_in_one_line(app, caplog):
+    visitor(app).get('/%ff', expect_errors=True)
+    (record,) = [r for r in caplog.records
+                 if r.name == 'tutorial.request_guard']
+    assert '\n' not in record.getMessage()
+    assert 'the path is not UTF-8' in record.getMessage()
+
+
+@pytest.mark.parametrize('stray', STRAY_COOKIES)
+def test_a_stray_undecodable_cookie_costs_the_visitor_nothing(any_app, stray):
+    # a page on a sibling subdomain set a cookie WebOb cannot decode
+    page = visitor(any_app).get('/')
+    session = page.headers['Set-Cookie'].split(';')[0]
+    for cookie in ('%s; %s' % (stray, session), '%s; %s' % (session, stray)):
+        page = visitor(any_app, cookie).get('/howdy', status=200)
+        # the count goes on from the session beside the stray cookie
+        assert count_on(page.text) == 2
+
+
+def test_the_form_still_works_beside_a_stray_cookie(app):
+    client = webtest.TestApp(app)
+    page = client.get('/')
+    token = page.forms[0]['csrf_token'].value
+    cookie = 'a=\\377; session=%s' % client.cookies['session']
+    response = visitor(app, cookie).post('/reset', {'csrf_token': token},
+                                         status=303)
+    assert response.location.endswith('/')
+
+
+# Session values the checking serializer once let through.
+
+def test_a_session_time_too_large_for_a_float_starts_a_new_session(testapp):
+    huge = 10 ** 309
+    testapp.set_cookie('session', forge_cookie(
+        b'[%d, %d, {"counter": 5}]' % (huge, huge)))
+    assert count_on(testapp.get('/', status=200).text) == 1
+
+
+@pytest.mark.parametrize('path, status', [('/', 200), ('/nowhere', 404)])
+def test_wide_flash_messages_never_make_a_cookie_too_large(testapp, path,
+                                                          status):
+    # three messages of 200 characters each fit a limit on characters, but
+    # not the cookie once JSON writes each character as \uXXXX
+    wide = ['\u00e9\u4e2d\U0001f600' * 66] * 3
+    testapp.set_cookie('session', forge_cookie({'counter': 1, '_f_': wide}))
+    response = testapp.get(path, status=status)
+    assert 'Set-Cookie' not in response.headers \
+        or len(response.headers['Set-Cookie']) < 4096
+
+
+def test_wide_flash_messages_never_break_the_refusal_page(testapp):
+    wide = ['\u00e9' * 199] * 3
+    testapp.set_cookie('session', forge_cookie(
+        {'counter': 1, '_f_': wide, '_csrft_': 'a' * 40}))
+    response = testapp.post('/reset', {'csrf_token': 'b' * 40}, status=400)
+    assert len(response.headers.get('Set-Cookie', '')) < 4096
+
+
+def test_short_non_ascii_flash_messages_are_kept(testapp):
+    messages = ['Zurückgesetzt.', '已重置。']
+    testapp.set_cookie('session', forge_cookie({'_f_': messages}))
+    page = testapp.get('/')
+    shown = [p.text for p in page.html.find_all(attrs={'role': 'status'})]
+    assert shown == messages
+
+
+# The same, thrown wide: generated requests of every kind.
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats()
+    | st.text(max_size=300),
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12)
+numbers = st.integers() | st.floats() | st.integers(min_value=10 ** 300)
+session_payloads = st.one_of(
+    # the envelope with any times and a state of any shape
+    st.tuples(numbers, numbers, json_values).map(list),
+    # the envelope with plausible times and the app's keys holding junk
+    st.fixed_dictionaries({}, optional={
+        'counter': json_values | numbers,
+        '_f_': st.lists(st.text(max_size=700), max_size=6) | json_values,
+        '_csrft_': json_values,
+    }),
+    json_values,
+)
+cookie_octets = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0xff,
+                  exclude_characters=';'),
+    max_size=30)
+cookie_names = st.from_regex(r'[A-Za-z0-9_.-]{1,8}', fullmatch=True)
+stray_cookies = st.builds('{}={}'.format, cookie_names, cookie_octets)
+url_bytes = st.binary(max_size=20).map(
+    lambda b: ''.join('%%%02X' % c for c in b))
+paths = st.one_of(st.sampled_from(['/', '/howdy', '/reset', '/nowhere']),
+                  st.builds('/{}'.format, url_bytes))
+queries = st.builds('{}={}'.format, url_bytes, url_bytes) | st.just('')
+form_types = st.sampled_from([
+    'application/x-www-form-urlencoded', 'multipart/form-data',
+    'multipart/form-data; boundary=x', 'text/plain', '',
+    'application/x-www-form-urlencoded; charset=latin-1',
+])
+
+EXAMPLES = settings(max_examples=150, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow])
+
+
+def assert_answered(response):
+    """Below 500, no traceback, and a cookie a browser keeps."""
+    assert response.status_int < 500, response.status
+    assert 'Traceback' not in response.text
+    for cookie in response.headers.getall('Set-Cookie'):
+        assert len(cookie) < 4096
+
+
+@EXAMPLES
+@given(payload=session_payloads)
+def test_any_signed_session_payload_gets_a_page(app, payload):
+    if isinstance(payload, dict):
+        payload = [1.7e9, 1.7e9, payload]
+    cookie = forge_cookie(json.dumps(payload).encode('utf-8'))
+    client = visitor(app, 'session=' + cookie)
+    assert_answered(client.get('/', expect_errors=True))
+    assert_answered(client.get('/nowhere', expect_errors=True))
+    assert_answered(client.post('/reset', {'csrf_token': 'x'},
+                                expect_errors=True))
+
+
+@EXAMPLES
+@given(strays=st.lists(stray_cookies, max_size=3), before=st.booleans())
+def test_any_stray_cookie_beside_a_session_keeps_the_count(app, strays,
+                                                          before):
+    session = 'session=' + forge_cookie({'counter': 41})
+    # a stray cookie of the same name as the session's would replace it
+    strays = [s for s in strays if not s.startswith('session=')]
+    cookies = strays + [session] if before else [session] + strays
+    response = visitor(app, '; '.join(cookies)).get('/', expect_errors=True)
+    assert_answered(response)
+    assert count_on(response.text) == 42
+    (set_cookie,) = response.headers.getall('Set-Cookie')
+    assert session_in(set_cookie.split(';')[0][len('session='):])[
+        'counter'] == 42
+
+
+@EXAMPLES
+@given(path=paths, query=queries, content_type=form_types,
+       body=st.binary(max_size=200), method=st.sampled_from(['GET', 'POST']))
+def test_any_path_query_and_body_gets_an_answer_below_500(
+        app, path, query, content_type, body, method):
+    client = visitor(app)
+    url = path + ('?' + query if query else '')
+    if method == 'GET':
+        response = client.get(url, expect_errors=True)
+    else:
+        response = client.post(url, body, expect_errors=True,
+                               headers={'Content-Type': content_type})
+    assert_answered(response)

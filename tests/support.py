@@ -15,7 +15,8 @@ import urllib.request
 
 from webob.cookies import SignedSerializer
 
-from tutorial.sessions import DEVELOPMENT_SECRET, SECRET_ENV
+from tutorial.request_guard import ALLOWED_HOSTS_ENV
+from tutorial.sessions import DEVELOPMENT_SECRET, OLD_SECRETS_ENV, SECRET_ENV
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.dirname(HERE)
@@ -94,9 +95,10 @@ class Server:
                       'listen = 127.0.0.1:%d' % self.port, text)
         with open(self.ini, 'w') as f:
             f.write(text)
-        # a secret in the developer's own environment must not leak in
+        # settings in the developer's own environment must not leak in
         self.env = dict(os.environ)
-        self.env.pop(SECRET_ENV, None)
+        for name in (SECRET_ENV, OLD_SECRETS_ENV, ALLOWED_HOSTS_ENV):
+            self.env.pop(name, None)
         self.env['PYTHONUNBUFFERED'] = '1'  # the log in the order it happens
         self.env.update(env or {})
         self.args = list(args)

@@ -83,7 +83,8 @@ def load(port, requests):
 
 
 def test_many_concurrent_visitors_get_no_errors_and_memory_stays_flat():
-    with Server('production.ini', env={SECRET_ENV: 'e' * 64}) as server:
+    env = {SECRET_ENV: 'load-test-secret-0123456789-' * 3}
+    with Server('production.ini', env=env) as server:
         warm_up = load(server.port, WARM_UP)
         before = rss_kb(server.process.pid)
         visitors = load(server.port, REQUESTS)

@@ -9,7 +9,7 @@ from tutorial.tests import count_on
 
 from .support import Server
 
-SECRET = 'c' * 64
+SECRET = 'two-processes-one-secret-0123456789-' * 2
 
 
 def visit(server, path, cookie):
@@ -41,7 +41,7 @@ def test_alternating_between_two_processes_shows_one_counter():
 
 def test_a_process_with_another_secret_starts_the_count_again():
     with Server('production.ini', env={SECRET_ENV: SECRET}) as a, \
-            Server('production.ini', env={SECRET_ENV: 'd' * 64}) as b:
+            Server('production.ini', env={SECRET_ENV: SECRET[::-1]}) as b:
         count, cookie = visit(a, '/', None)
         count, cookie = visit(a, '/', cookie)
         assert count == 2

@@ -9,7 +9,7 @@ from tutorial.tests import count_on
 
 from .support import PROJECT, Server, run_pserve
 
-GOOD_SECRET = 'b' * 64
+GOOD_SECRET = 'production-secret-0123456789-' * 3
 PRODUCTION = {'tutorial.secret_from_env': 'true'}
 
 

@@ -1,10 +1,10 @@
 from pyramid.config import Configurator
-from pyramid.session import SignedCookieSessionFactory
+from pyramid.session import BaseCookieSessionFactory
 
 from .sessions import (
     SessionSerializer,
     secure_cookie,
-    session_secret,
+    session_signer,
     session_store,
     )
 
@@ -14,12 +14,13 @@ def main(global_config, **settings):
     store = session_store(settings)
     my_session_factory = None
     if store == 'cookie':
-        my_session_factory = SignedCookieSessionFactory(
-            session_secret(settings),
+        # SignedCookieSessionFactory(secret), with a signer that also
+        # reads cookies signed with an old secret (see sessions.py)
+        my_session_factory = BaseCookieSessionFactory(
+            session_signer(settings, serializer=SessionSerializer()),
             secure=secure_cookie(settings),
             httponly=True,
             samesite='Lax',
-            serializer=SessionSerializer(),
         )
     config = Configurator(settings=settings,
                           session_factory=my_session_factory)
@@ -27,10 +28,13 @@ def main(global_config, **settings):
     config.add_route('home', '/')
     config.add_route('hello', '/howdy')
     config.scan('.views')
-    # Beyond the step: the flash-message form, a guard against requests
-    # that cannot be read, and sessions in Redis.
+    # Beyond the step: the flash-message form, the app's own look and
+    # error pages, a guard against requests it should not read, the
+    # headers of a deployed site, and sessions in Redis.
     config.include('.flash')
+    config.include('.pages')
     config.include('.request_guard')
+    config.include('.security_headers')
     if store == 'redis':
         from .redis_store import StoreUnavailable
 

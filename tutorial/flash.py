@@ -4,13 +4,19 @@ The tutorial explains flash messages without building one. Here a POST
 resets the session, stores a message in it and redirects (POST, redirect,
 GET); the page after the redirect shows the message once.
 """
+import os
+
+from chameleon import PageTemplateFile
 from pyramid.csrf import get_csrf_token
+from pyramid.events import BeforeRender
 from pyramid.exceptions import BadCSRFToken
 from pyramid.httpexceptions import HTTPSeeOther
 
 from .sessions import MAX_FLASH_MESSAGES
 
 RESET_MESSAGE = 'The counter was reset: a new session has begun.'
+
+FORM = PageTemplateFile(os.path.join(os.path.dirname(__file__), 'flash.pt'))
 
 
 def flash(request, message):
@@ -25,26 +31,48 @@ def reset(request):
     """Forget the visitor's session, then send them to the home page."""
     request.session.invalidate()
     flash(request, RESET_MESSAGE)
-    return HTTPSeeOther(location=request.route_url('home'))
+    return HTTPSeeOther(location=request.route_path('home'))
 
 
 def bad_csrf(request):
     """A POST without this session's CSRF token: refuse it, change nothing."""
     request.response.status = 400
-    return {}
-
-
-def form_values(request):
-    """What the form section of home.pt needs (see flash.pt)."""
     return {
-        'messages': request.session.pop_flash(),
-        'csrf_token': get_csrf_token(request),
+        'title': 'form refused',
+        'heading': 'This form could not be accepted',
+        'paragraphs': [
+            "It did not carry this site's security token, so nothing was "
+            'changed. This happens when a form comes from another site, or '
+            'from a page opened before your session was reset. Try again '
+            'from the home page.',
+        ],
     }
+
+
+class FlashForm:
+    """The messages and the form (flash.pt), where home.pt puts them.
+
+    Rendered only there, so that a page which does not show the form
+    neither takes the messages out of the session nor makes a token.
+    """
+
+    def __init__(self, request):
+        self.request = request
+
+    def __html__(self):
+        request = self.request
+        return FORM(messages=request.session.pop_flash(),
+                    csrf_token=get_csrf_token(request),
+                    action=request.route_path('reset'))
+
+
+def add_flash_form(event):
+    event['flash_form'] = FlashForm(event['request'])
 
 
 def includeme(config):
     config.set_default_csrf_options(require_csrf=True)
     config.add_route('reset', '/reset')
     config.add_view(reset, route_name='reset', request_method='POST')
-    config.add_view(bad_csrf, context=BadCSRFToken, renderer='bad_csrf.pt')
-    config.add_request_method(form_values, 'form_values', reify=True)
+    config.add_view(bad_csrf, context=BadCSRFToken, renderer='message.pt')
+    config.add_subscriber(add_flash_form, BeforeRender)

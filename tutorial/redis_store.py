@@ -10,8 +10,6 @@ import os
 import threading
 import time
 
-from pyramid.response import Response
-
 try:
     from pyramid_session_redis import RedisSessionFactory
     from redis import Connection, Redis
@@ -22,13 +20,15 @@ except ImportError:
     raise SystemExit('tutorial: sessions in Redis need the redis extra: '
                      'pip install -e ".[redis]"') from None
 
+from .pages import html_response, message_page
+from .security_headers import add_security_headers, security_headers
 from .sessions import (
-    is_int,
-    is_time,
     clean_state,
     dump_json,
+    is_int,
+    is_time,
     secure_cookie,
-    session_secret,
+    session_signer,
     )
 
 log = logging.getLogger(__name__)
@@ -178,10 +178,25 @@ def redis_client(settings):
     )
 
 
+class SessionIdText:
+    """The session id, as pyramid_session_redis signs it: str in, bytes
+    out of dumps, and back."""
+
+    def dumps(self, session_id):
+        return session_id.encode('ascii')
+
+    def loads(self, bstruct):
+        return bstruct.decode('ascii')
+
+
 def redis_session_factory(settings):
     client = redis_client(settings)
-    return RedisSessionFactory(
-        session_secret(settings),
+    # the cookie signer of the cookie store, with pyramid_session_redis's salt
+    signer = session_signer(settings, salt='pyramid_session_redis.',
+                            serializer=SessionIdText())
+    factory = RedisSessionFactory(
+        None,
+        cookie_signer=signer,
         redis_client_callable=lambda request, **options: client,
         cookie_secure=secure_cookie(settings),
         cookie_httponly=True,
@@ -190,19 +205,35 @@ def redis_session_factory(settings):
         deserialize=deserialize,
         deserialized_fails_new=True,
     )
+    if len(signer.signers) == 1:
+        return factory
+
+    def session_factory(request):
+        # pyramid_session_redis sets the cookie only for a new session:
+        # one read with an old secret is signed again with the current one
+        session = factory(request)
+        cookie = request.cookies.get('session')
+        if cookie:
+            try:
+                if signer.loads_with(cookie.encode('ascii'))[1]:
+                    session.please_recookie()
+            except ValueError:
+                pass  # not signed by any accepted secret: a new session
+        return session
+    return session_factory
 
 
-with open(os.path.join(os.path.dirname(__file__),
-                       'store_unavailable.html'), 'rb') as f:
-    UNAVAILABLE_PAGE = f.read()
+UNAVAILABLE_PAGE = message_page(
+    'sessions unavailable', 'Sessions are unavailable for a moment',
+    'The server that keeps sessions is not answering. Nothing was lost: '
+    'please reload this page in a few seconds.')
 
 
 def store_unavailable(exc, request=None):
     """A short 503 page: Redis does not answer; nothing was lost."""
     # one line, though a template's error adds its context on more lines
     log.warning('sessions unavailable: %s', str(exc).split('\n')[0])
-    response = Response(UNAVAILABLE_PAGE, status=503,
-                        content_type='text/html', charset='utf-8')
+    response = html_response(UNAVAILABLE_PAGE, 503)
     response.retry_after = 5
     return response
 
@@ -219,12 +250,14 @@ class StoreUnavailable:
 
     def __init__(self, app):
         self.app = app
+        self.headers = security_headers(app.registry.settings)
 
     def __call__(self, environ, start_response):
         try:
             return self.app(environ, start_response)
         except (ConnectionError, TimeoutError) as e:
-            response = store_unavailable(e)
+            response = add_security_headers(store_unavailable(e),
+                                            self.headers)
         return response(environ, start_response)
 
 

@@ -2,23 +2,34 @@
 
 The step registers a SignedCookieSessionFactory with a secret written in
 the code. Here the secret is a setting in development and comes from the
-environment in production, and everything a session brings back from the
-client is checked before a view sees it.
+environment in production, where old secrets can still be read while a new
+one signs, and everything a session brings back from the client is checked
+before a view sees it.
 """
 import json
 import os
 import re
 
 from pyramid.settings import asbool
+from webob.cookies import SignedSerializer
 
 #: The printed tutorial's secret: public, so for development only.
 DEVELOPMENT_SECRET = 'itsaseekreet'
 
-#: Where production finds its secret.
+#: Where production finds its secret, and the old ones it still reads.
 SECRET_ENV = 'TUTORIAL_SESSION_SECRET'
+OLD_SECRETS_ENV = 'TUTORIAL_SESSION_OLD_SECRETS'
 
 #: Pyramid's advice for sha512 signatures: a secret of 64 bytes or more.
 MIN_SECRET_LENGTH = 64
+#: Fewer distinct characters than this is a pattern, not a secret: one
+#: character repeated, whitespace, a word written over and over.
+MIN_DISTINCT_CHARACTERS = 10
+
+#: What to tell someone whose secret is refused.
+MAKE_A_SECRET = (
+    'make one with '
+    '`python3 -c "import secrets; print(secrets.token_hex(32))"`')
 
 SESSION_STORES = ('cookie', 'redis')
 
@@ -44,29 +55,100 @@ CSRF_KEY = '_csrft_'
 _CSRF_TOKEN = re.compile(r'[0-9a-f]{40,64}\Z')
 
 
+def secret_problem(secret):
+    """What makes ``secret`` unfit to sign sessions, or None."""
+    if not secret:
+        return 'is not set'
+    if secret == DEVELOPMENT_SECRET:
+        return "is the tutorial's public development secret"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return 'is %d characters long; it needs at least %d' % (
+            len(secret), MIN_SECRET_LENGTH)
+    distinct = len(set(secret))
+    if distinct < MIN_DISTINCT_CHARACTERS:
+        return 'has only %d distinct characters; it needs at least %d' % (
+            distinct, MIN_DISTINCT_CHARACTERS)
+    return None
+
+
+def _refuse(name, problem):
+    raise SystemExit('tutorial: %s %s: %s' % (name, problem, MAKE_A_SECRET))
+
+
 def session_secret(settings, environ=os.environ):
     """Return the secret that signs session cookies.
 
     With ``tutorial.secret_from_env`` true (production.ini) it is read from
-    the environment variable TUTORIAL_SESSION_SECRET, and a missing, short
+    the environment variable TUTORIAL_SESSION_SECRET, and a missing, weak
     or public one stops the application with a one-line message.
     """
     if not asbool(settings.get('tutorial.secret_from_env', False)):
         return settings.get('tutorial.session_secret', DEVELOPMENT_SECRET)
     secret = environ.get(SECRET_ENV, '')
-    if not secret:
-        problem = 'is not set'
-    elif secret == DEVELOPMENT_SECRET:
-        problem = "is the tutorial's public development secret"
-    elif len(secret) < MIN_SECRET_LENGTH:
-        problem = 'is %d characters long; it needs at least %d' % (
-            len(secret), MIN_SECRET_LENGTH)
-    else:
-        return secret
-    raise SystemExit(
-        'tutorial: %s %s: make one with '
-        '`python3 -c "import secrets; print(secrets.token_hex(32))"`'
-        % (SECRET_ENV, problem))
+    problem = secret_problem(secret)
+    if problem:
+        _refuse(SECRET_ENV, problem)
+    return secret
+
+
+def old_session_secrets(settings, environ=os.environ):
+    """Return the old secrets whose cookies are still read, never signed.
+
+    In production they come from TUTORIAL_SESSION_OLD_SECRETS, separated
+    by whitespace, and each must pass the same checks as the secret.
+    """
+    if not asbool(settings.get('tutorial.secret_from_env', False)):
+        return []
+    old = environ.get(OLD_SECRETS_ENV, '').split()
+    for n, secret in enumerate(old, 1):
+        problem = secret_problem(secret)
+        if problem:
+            _refuse('%s (secret %d of %d)' % (OLD_SECRETS_ENV, n, len(old)),
+                    problem)
+    return old
+
+
+class SessionSigner:
+    """Signs with the current secret; reads what any accepted one signed.
+
+    Pyramid's SignedCookieSessionFactory(secret) is BaseCookieSessionFactory
+    over a SignedSerializer of that one secret, so a new secret voids every
+    session at once. This signer signs as that one does (sha512 and the
+    same salt), but also reads cookies signed with an old secret; the
+    response then carries the cookie signed again with the current one.
+    Nothing is ever signed with an old secret.
+    """
+
+    def __init__(self, secret, old_secrets=(), salt='pyramid.session.',
+                 serializer=None):
+        self.signers = [
+            SignedSerializer(s, salt, 'sha512', serializer=serializer)
+            for s in [secret, *old_secrets]
+        ]
+
+    def dumps(self, appstruct):
+        return self.signers[0].dumps(appstruct)
+
+    def loads(self, bstruct):
+        return self.loads_with(bstruct)[0]
+
+    def loads_with(self, bstruct):
+        """Return what ``bstruct`` holds, and whether an old secret had to
+        read it; ValueError if no accepted secret signed it."""
+        for n, signer in enumerate(self.signers):
+            try:
+                return signer.loads(bstruct), n > 0
+            except ValueError:
+                # a signature no accepted secret made, or (once the
+                # signature matched) a payload that is not a session
+                continue
+        raise ValueError('not signed with any accepted secret')
+
+
+def session_signer(settings, **kw):
+    """The signer of this app's session cookies, for either store."""
+    return SessionSigner(session_secret(settings),
+                         old_session_secrets(settings), **kw)
 
 
 def secure_cookie(settings):

@@ -1,0 +1,74 @@
+"""Beyond the step: the headers a deployed site sends with every answer.
+
+- Content-Security-Policy: where the page may load anything from, and
+  (frame-ancestors 'none') that no other page may frame it; X-Frame-Options
+  says the same to browsers too old for CSP. Together they stop a page
+  elsewhere from framing this one and tricking a click on its form.
+- X-Content-Type-Options: nosniff, so a browser takes a response for what
+  its Content-Type says and nothing else.
+- Referrer-Policy: other sites are not told which page linked to them.
+- Cache-Control: private, no-store, and Vary: Cookie, on everything the
+  app renders, since every page shows or sets one visitor's session: no
+  shared cache may keep it and hand it to another visitor. What the app
+  serves as static files keeps the caching its view gives it.
+- Strict-Transport-Security, when set (production.ini): browsers come back
+  over HTTPS only.
+
+Each is a setting with a default here; the ini files name them.
+"""
+from pyramid.tweens import INGRESS
+
+DEFAULTS = {
+    'tutorial.content_security_policy': (
+        "default-src 'self'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'; object-src 'none'"),
+    'tutorial.referrer_policy': 'same-origin',
+    'tutorial.strict_transport_security': '',
+}
+
+#: What every page that shows a session is sent with, unless its view
+#: said otherwise.
+PRIVATE = 'private, no-store'
+
+
+def security_headers(settings):
+    """The (name, value) pairs added to every response, made once."""
+    setting = {name: ' '.join(settings.get(name, default).split())
+               for name, default in DEFAULTS.items()}
+    headers = [
+        ('Content-Security-Policy',
+         setting['tutorial.content_security_policy']),
+        ('X-Frame-Options', 'DENY'),
+        ('X-Content-Type-Options', 'nosniff'),
+        ('Referrer-Policy', setting['tutorial.referrer_policy']),
+    ]
+    if setting['tutorial.strict_transport_security']:
+        headers.append(('Strict-Transport-Security',
+                        setting['tutorial.strict_transport_security']))
+    return [(name, value) for name, value in headers if value]
+
+
+def add_security_headers(response, headers):
+    response.headerlist.extend(headers)
+    if 'Cache-Control' not in response.headers:
+        response.headerlist.append(('Cache-Control', PRIVATE))
+        vary = response.vary or ()
+        if 'Cookie' not in vary:
+            response.vary = tuple(vary) + ('Cookie',)
+    return response
+
+
+def security_headers_tween_factory(handler, registry):
+    headers = security_headers(registry.settings)
+
+    def security_headers_tween(request):
+        return add_security_headers(handler(request), headers)
+    return security_headers_tween
+
+
+def includeme(config):
+    # Outermost, so that every answer gets them: the request guard's 400
+    # pages, the debug toolbar's pages and the exception views' included.
+    config.add_tween(
+        'tutorial.security_headers.security_headers_tween_factory',
+        under=INGRESS)

@@ -24,3 +24,13 @@ test_counts() {
     printf 'nosetests ran %s tests; pytest: %s' "${nose:-no}" \
         "${pytest:-no closing line}"
 }
+
+# axe-core for the accessibility audit, at the version package.json pins,
+# into DIR/node_modules (npm is on these machines).
+install_axe_core() {
+    local dir=$1
+    echo "+ npm install (in $dir): $(grep -o '"axe-core": "[^"]*"' \
+        "$dir/package.json")"
+    npm install --prefix "$dir" --no-package-lock --no-audit --no-fund \
+        --loglevel=error >/dev/null
+}

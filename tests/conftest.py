@@ -6,7 +6,7 @@ from pyramid.paster import get_appsettings
 
 from tutorial import main
 
-from .support import PROJECT
+from .support import CHROMIUM_ARGS, PROJECT, require
 
 
 @pytest.fixture
@@ -29,3 +29,26 @@ def app(app_settings):
 def testapp(app):
     """A browser-like client of the app, keeping its cookies."""
     return webtest.TestApp(app)
+
+
+@pytest.fixture(scope='module')
+def browser():
+    """Headless Chromium, or a skip that says how to get it."""
+    chromium = require('chromium', 'chromium')
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser window, with no cookies yet."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()

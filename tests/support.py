@@ -22,9 +22,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.dirname(HERE)
 BIN = os.path.dirname(sys.executable)
 PSERVE = os.path.join(BIN, 'pserve')
+SCREENSHOTS = os.path.join(PROJECT, 'screenshots')
+
+CHROMIUM_ARGS = [
+    # look up no name but the local ones: this browser talks to no one else
+    '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , '
+    'EXCLUDE localhost',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-quic',
+    '--no-first-run',
+]
 
 
-class _Raw:
+class Raw:
     """Passes bytes through, so a test can sign any payload at all."""
 
     def dumps(self, value):
@@ -44,7 +57,7 @@ def forge_cookie(payload, secret=DEVELOPMENT_SECRET):
         now = time.time()
         payload = json.dumps([now, now, payload]).encode('utf-8')
     signer = SignedSerializer(
-        secret, 'pyramid.session.', 'sha512', serializer=_Raw())
+        secret, 'pyramid.session.', 'sha512', serializer=Raw())
     return signer.dumps(payload).decode('ascii')
 
 
@@ -191,6 +204,12 @@ def run_pserve(ini, env, timeout=30):
         return server.process.returncode, server.output()
     finally:
         server.__exit__(None, None, None)
+
+
+def shot(page, name):
+    """Save what ``page`` shows as screenshots/NAME.png, for a person."""
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    page.screenshot(path=os.path.join(SCREENSHOTS, name + '.png'))
 
 
 def require(program, package):

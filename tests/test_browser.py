@@ -13,55 +13,13 @@ import pytest
 from tutorial.flash import RESET_MESSAGE
 from tutorial.tests import count_on
 
-from .support import PROJECT, Server, require
-
-SCREENSHOTS = os.path.join(PROJECT, 'screenshots')
-
-CHROMIUM_ARGS = [
-    # look up no name but the local ones: this browser talks to no one else
-    '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , '
-    'EXCLUDE localhost',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-quic',
-    '--no-first-run',
-]
-
-
-@pytest.fixture(scope='module')
-def browser():
-    """Headless Chromium, or a skip that says how to get it."""
-    chromium = require('chromium', 'chromium')
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh browser window, with no cookies yet."""
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    yield page
-    context.close()
+from .support import PROJECT, Server, shot
 
 
 @pytest.fixture
 def server():
     with Server('development.ini') as server:
         yield server
-
-
-def shot(page, name):
-    os.makedirs(SCREENSHOTS, exist_ok=True)
-    page.screenshot(path=os.path.join(SCREENSHOTS, name + '.png'))
 
 
 def count_in(page):

@@ -33,6 +33,11 @@ dev_requires = [
     'playwright == 1.65.2',
 ] + redis_requires
 
+# Only the benchmark (bench/run.py): Flask, to compare with.
+bench_requires = [
+    'flask',
+]
+
 setup(
     name='tutorial',
     version='0.0',
@@ -45,6 +50,7 @@ setup(
     extras_require={
         'dev': dev_requires,
         'redis': redis_requires,
+        'bench': bench_requires,
     },
     entry_points={
         'paste.app_factory': [

@@ -1,20 +1,34 @@
-"""Benchmark: `pserve production.ini` against the server's own ceiling.
+"""Benchmark: this project beside the printed step, Flask and bare WSGI.
 
-    .venv/bin/python bench/run.py [--seconds 10] [--connections 16]
+    .venv/bin/pip install -e ".[bench]"      # Flask, for the comparison
+    .venv/bin/python bench/run.py [--seconds 5] [--rounds 3]
 
-Serves production.ini (on 127.0.0.1 and a free port) and a bare WSGI
-callable on the same waitress that returns a page of the same size, then
-drives each with wrk (Debian's `wrk` package) in turn: a first-time visitor
-(no cookie: a new session each request), a returning visitor (a session
-cookie: the counter read, raised and signed again), and the bare callable.
-Prints requests per second and p50/p99 latency side by side.
+Four servers on 127.0.0.1, each on its own waitress with its defaults:
+
+- the printed step (bench/step.py): SignedCookieSessionFactory, the two
+  routes, this project's TutorialViews and the step's own template;
+- this project, `pserve production.ini` with a strong secret, every
+  protection on (request guard, allowed hosts, security headers, the
+  rotating signer, the checked session, the form);
+- Flask (bench/flask_app.py): the same page and session, its Jinja2
+  template compiled once;
+- a bare WSGI callable returning a page of the same size: the ceiling.
+
+wrk (Debian's `wrk`) drives each in turn, as a first-time visitor (no
+cookie: a new session on every request) and as a returning one (one
+session cookie, read, counted and signed again on every request). Rounds
+alternate the servers, so that all of them see the same noise; each
+figure is the median of the rounds. It prints the figures, the ratios to
+the targets, and which of them miss.
 """
 import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -27,7 +41,14 @@ from tests.support import (  # noqa: E402
     )
 from tutorial.sessions import SECRET_ENV  # noqa: E402
 
+# Targets for the returning visitor, measured in the same run.
+TARGET_PROJECT_OVER_STEP = 0.95
+TARGET_PROJECT_OVER_FLASK = 1.3
 TARGET_P99_MS = 25
+
+SERVERS = ['step', 'project', 'flask', 'bare']
+NAMES = {'step': 'printed step', 'project': 'this project',
+         'flask': 'Flask 3', 'bare': 'bare WSGI'}
 
 
 def wrk(url, seconds, connections, cookie=None):
@@ -55,61 +76,128 @@ def _ms(value):
     return float(number) * {'us': 0.001, 'ms': 1, 's': 1000}[unit]
 
 
-def bare_server(page_size):
-    port = free_port()
-    env = dict(os.environ, BENCH_PAGE_SIZE=str(page_size), PYTHONPATH=HERE)
-    process = subprocess.Popen(
-        [os.path.join(BIN, 'waitress-serve'), '--listen=127.0.0.1:%d' % port,
-         'bare:app'], env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    if not wait_for_port(port, process, 30):
-        process.kill()
-        sys.exit('bench: the bare WSGI server did not start')
-    return process, 'http://127.0.0.1:%d/' % port
+class Waitress:
+    """waitress-serve of a WSGI app in bench/, on 127.0.0.1, stopped on
+    the way out whatever happens."""
+
+    def __init__(self, *args, env=None):
+        self.port = free_port()
+        self.url = 'http://127.0.0.1:%d' % self.port
+        self.command = [os.path.join(BIN, 'waitress-serve'),
+                        '--listen=127.0.0.1:%d' % self.port, *args]
+        self.env = dict(os.environ, PYTHONPATH=HERE, **(env or {}))
+
+    def __enter__(self):
+        self.process = subprocess.Popen(
+            self.command, env=self.env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        if not wait_for_port(self.port, self.process, 30):
+            self.__exit__()
+            sys.exit('bench: %s did not start' % ' '.join(self.command))
+        return self
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def first_answer(url):
+    """The page and the session cookie a first visit gets."""
+    with urllib.request.urlopen(url + '/', timeout=10) as response:
+        cookie = response.headers.get('Set-Cookie', '').split(';')[0]
+        return response.read(), cookie or None
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--seconds', type=int, default=10)
+    parser.add_argument('--seconds', type=int, default=5)
+    parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--connections', type=int, default=16)
     args = parser.parse_args()
     if shutil.which('wrk') is None:
         sys.exit('bench: wrk not found: apt-get install wrk')
+    try:
+        import flask  # noqa: F401
+    except ImportError:
+        sys.exit('bench: Flask not found: pip install -e ".[bench]"')
 
     secret = os.environ.get(SECRET_ENV) or os.urandom(32).hex()
-    rows = []
-    with Server('production.ini',
-                env={SECRET_ENV: secret}) as server:
-        status, headers, body = server.get('/')
-        cookie = headers['Set-Cookie'].split(';')[0]
-        rows.append(('tutorial, first-time visitor',)
-                    + wrk(server.url + '/', args.seconds, args.connections))
-        rows.append(('tutorial, returning visitor',)
-                    + wrk(server.url + '/', args.seconds, args.connections,
-                          cookie))
-    process, url = bare_server(len(body))
-    try:
-        rows.append(('bare WSGI, same waitress',)
-                    + wrk(url, args.seconds, args.connections))
-    finally:
-        process.terminate()
-        process.wait(10)
+    with Server('production.ini', env={SECRET_ENV: secret}) as project, \
+            Waitress('--call', 'step:main') as step, \
+            Waitress('flask_app:app', env={'BENCH_SECRET': secret}) as flask:
+        page, _ = first_answer(project.url)
+        with Waitress('bare:app',
+                      env={'BENCH_PAGE_SIZE': str(len(page))}) as bare:
+            servers = {'step': step, 'project': project, 'flask': flask,
+                       'bare': bare}
+            cookies = {name: first_answer(server.url)[1]
+                       for name, server in servers.items()}
+            runs = {}
+            for n in range(args.rounds):
+                # each round starts with another server
+                order = SERVERS[n % 4:] + SERVERS[:n % 4]
+                for name in order:
+                    url = servers[name].url + '/'
+                    visitors = [('first', None)]
+                    if cookies[name]:
+                        visitors.append(('returning', cookies[name]))
+                    for visitor, cookie in visitors:
+                        runs.setdefault((name, visitor), []).append(
+                            wrk(url, args.seconds, args.connections, cookie))
+                print('round %d of %d done' % (n + 1, args.rounds),
+                      file=sys.stderr)
+    report(runs, args, len(page))
 
-    print('%d connections, %d s each, page of %d bytes, on %d cores'
-          % (args.connections, args.seconds, len(body), os.cpu_count()))
-    print('%-30s %10s %9s %9s %7s' % ('', 'req/s', 'p50 ms', 'p99 ms',
-                                      'errors'))
-    for name, rps, p50, p99, errors in rows:
-        print('%-30s %10.0f %9.2f %9.2f %7d' % (name, rps, p50, p99, errors))
-    bare = rows[-1][1]
-    for name, rps, *_ in rows[:2]:
-        print('%s: %.0f%% of the bare ceiling' % (name, 100 * rps / bare))
-    p99 = rows[1][3]
-    print('returning-visitor p99 %.2f ms: %s the %d ms target.'
-          % (p99, 'within' if p99 < TARGET_P99_MS else 'OVER',
-             TARGET_P99_MS))
-    if any(row[4] for row in rows):
-        sys.exit('bench: some requests failed')
+
+def median_run(runs):
+    """Each figure's median over the rounds; errors add up."""
+    return tuple(statistics.median(r[i] for r in runs) for i in range(3)) \
+        + (sum(r[3] for r in runs),)
+
+
+def report(runs, args, page_size):
+    figures = {key: median_run(value) for key, value in runs.items()}
+    print('%d connections, %d rounds of %d s, page of %d bytes, on %d cores'
+          % (args.connections, args.rounds, args.seconds, page_size,
+             os.cpu_count()))
+    print('%-14s %-10s %9s %8s %8s %7s' % (
+        'server', 'visitor', 'req/s', 'p50 ms', 'p99 ms', 'errors'))
+    for (name, visitor), (rps, p50, p99, errors) in sorted(
+            figures.items(), key=lambda item: (SERVERS.index(item[0][0]),
+                                               item[0][1])):
+        print('%-14s %-10s %9.0f %8.2f %8.2f %7d' % (
+            NAMES[name], visitor, rps, p50, p99, errors))
+
+    def ratio(visitor, other):
+        return (figures[('project', visitor)][0]
+                / figures[(other, visitor)][0])
+
+    misses = []
+    print()
+    for visitor in ('first', 'returning'):
+        print('%s visitor: project/step %.2f, project/Flask %.2f, '
+              'project/bare %.2f' % (
+                  visitor, ratio(visitor, 'step'), ratio(visitor, 'flask'),
+                  ratio(visitor, 'bare')))
+    checks = [
+        ('project/step, returning', ratio('returning', 'step'),
+         TARGET_PROJECT_OVER_STEP, '>='),
+        ('project/Flask, returning', ratio('returning', 'flask'),
+         TARGET_PROJECT_OVER_FLASK, '>='),
+        ('project p99 ms, returning', figures[('project', 'returning')][2],
+         TARGET_P99_MS, '<'),
+        ('errors, all servers', sum(f[3] for f in figures.values()), 0,
+         '=='),
+    ]
+    for name, value, target, sense in checks:
+        met = {'>=': value >= target, '<': value < target,
+               '==': value == target}[sense]
+        print('%-28s %8.2f   target %s %s: %s' % (
+            name, value, sense, target, 'met' if met else 'BELOW TARGET'))
+        if not met:
+            misses.append(name)
+    if misses:
+        sys.exit('bench: below target: %s' % ', '.join(misses))
 
 
 if __name__ == '__main__':

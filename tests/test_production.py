@@ -96,3 +96,31 @@ def test_an_unknown_session_store_is_refused_in_one_line():
     with pytest.raises(SystemExit) as refusal:
         main({}, **{'tutorial.session_store': 'memcached'})
     assert 'tutorial.session_store' in str(refusal.value.code)
+
+
+def test_queue_warnings_under_load_are_summed_up_once_a_minute():
+    import logging
+
+    from tutorial.queue_warnings import QueueWarningSummary
+
+    summary = QueueWarningSummary(60)
+    records = [logging.LogRecord('waitress.queue', logging.WARNING, '', 0,
+                                 'Task queue depth is %d', (depth,), None)
+               for depth in [1, 2, 7, 3] * 250]
+    passed = [r for r in records if summary.filter(r)]
+    # the first goes through at once; the next 999 wait for the minute
+    assert len(passed) == 1
+    summary.next_time = 0  # the minute is over
+    last = logging.LogRecord('waitress.queue', logging.WARNING, '', 0,
+                             'Task queue depth is %d', (2,), None)
+    assert summary.filter(last)
+    assert last.getMessage() == ('Task queue depth is 2: all threads busy '
+                                 '(1000 such warnings in 60 s, the deepest 7)')
+
+
+def test_a_bad_queue_warning_interval_is_refused_in_one_line():
+    from tutorial import main
+
+    with pytest.raises(SystemExit) as refusal:
+        main({}, **{'tutorial.queue_warning_interval': 'often'})
+    assert 'tutorial.queue_warning_interval' in str(refusal.value.code)

@@ -30,11 +30,13 @@ def main(global_config, **settings):
     config.scan('.views')
     # Beyond the step: the flash-message form, the app's own look and
     # error pages, a guard against requests it should not read, the
-    # headers of a deployed site, and sessions in Redis.
+    # headers of a deployed site, fewer queue warnings under load, and
+    # sessions in Redis.
     config.include('.flash')
     config.include('.pages')
     config.include('.request_guard')
     config.include('.security_headers')
+    config.include('.queue_warnings')
     if store == 'redis':
         from .redis_store import StoreUnavailable
 

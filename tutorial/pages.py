@@ -14,7 +14,6 @@ from pyramid.view import notfound_view_config
 
 HERE = os.path.dirname(__file__)
 MESSAGE = PageTemplateFile(os.path.join(HERE, 'message.pt'))
-ICON = os.path.join(HERE, 'static', 'favicon.ico')
 
 #: How long browsers may keep the stylesheet and the icon, in seconds.
 STATIC_MAX_AGE = 3600
@@ -41,14 +40,25 @@ def not_found(request):
     return html_response(NOT_FOUND_PAGE, 404)
 
 
-def favicon(request):
-    return FileResponse(ICON, request=request, content_type='image/x-icon',
-                        cache_max_age=STATIC_MAX_AGE)
+def static_file(name, content_type):
+    """A view of one file in static/, which browsers may keep a while."""
+    path = os.path.join(HERE, 'static', name)
+
+    def view(request):
+        response = FileResponse(path, request=request,
+                                content_type=content_type)
+        # Not FileResponse's cache_max_age: WebOb computes its Expires
+        # with datetime.utcnow(), deprecated since Python 3.12.
+        response.cache_control.max_age = STATIC_MAX_AGE
+        return response
+    return view
 
 
 def includeme(config):
-    config.add_static_view('static', 'tutorial:static',
-                           cache_max_age=STATIC_MAX_AGE)
+    config.add_route('stylesheet', '/static/tutorial.css')
+    config.add_view(static_file('tutorial.css', 'text/css'),
+                    route_name='stylesheet')
     config.add_route('favicon', '/favicon.ico')
-    config.add_view(favicon, route_name='favicon')
+    config.add_view(static_file('favicon.ico', 'image/x-icon'),
+                    route_name='favicon')
     config.scan('.pages')

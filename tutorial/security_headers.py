@@ -49,12 +49,16 @@ def security_headers(settings):
 
 
 def add_security_headers(response, headers):
-    response.headerlist.extend(headers)
-    if 'Cache-Control' not in response.headers:
-        response.headerlist.append(('Cache-Control', PRIVATE))
-        vary = response.vary or ()
-        if 'Cookie' not in vary:
-            response.vary = tuple(vary) + ('Cookie',)
+    headerlist = response.headerlist
+    present = {name.lower() for name, value in headerlist}
+    if 'cache-control' not in present:
+        headerlist.append(('Cache-Control', PRIVATE))
+        # (pyramid_session_redis says Vary: Cookie itself)
+        if 'vary' not in present:
+            headerlist.append(('Vary', 'Cookie'))
+        elif 'cookie' not in (name.lower() for name in response.vary):
+            response.vary = tuple(response.vary) + ('Cookie',)
+    headerlist.extend(headers)
     return response
 
 

@@ -169,8 +169,9 @@ def report(runs, args, page_size):
             NAMES[name], visitor, rps, p50, p99, errors))
 
     def ratio(visitor, other):
+        # the bare callable has no session: one figure for both visitors
         return (figures[('project', visitor)][0]
-                / figures[(other, visitor)][0])
+                / figures[(other, 'first' if other == 'bare' else visitor)][0])
 
     misses = []
     print()

@@ -7,14 +7,15 @@ GET); the page after the redirect shows the message once.
 import os
 
 from chameleon import PageTemplateFile
+from chameleon.utils import Markup
 from pyramid.csrf import get_csrf_token
-from pyramid.events import BeforeRender
 from pyramid.exceptions import BadCSRFToken
 from pyramid.httpexceptions import HTTPSeeOther
 
 from .sessions import MAX_FLASH_MESSAGES
 
 RESET_MESSAGE = 'The counter was reset: a new session has begun.'
+RESET_PATH = '/reset'
 
 FORM = PageTemplateFile(os.path.join(os.path.dirname(__file__), 'flash.pt'))
 
@@ -49,30 +50,20 @@ def bad_csrf(request):
     }
 
 
-class FlashForm:
-    """The messages and the form (flash.pt), where home.pt puts them.
+def flash_form(request):
+    """The messages and the form (flash.pt), for home.pt to show.
 
-    Rendered only there, so that a page which does not show the form
-    neither takes the messages out of the session nor makes a token.
+    A plain request method: one that is a property, reified or not, makes
+    Pyramid build a new class for every request, a cost on every page.
     """
-
-    def __init__(self, request):
-        self.request = request
-
-    def __html__(self):
-        request = self.request
-        return FORM(messages=request.session.pop_flash(),
-                    csrf_token=get_csrf_token(request),
-                    action=request.route_path('reset'))
-
-
-def add_flash_form(event):
-    event['flash_form'] = FlashForm(event['request'])
+    return Markup(FORM(messages=request.session.pop_flash(),
+                       csrf_token=get_csrf_token(request),
+                       action=request.script_name + RESET_PATH))
 
 
 def includeme(config):
     config.set_default_csrf_options(require_csrf=True)
-    config.add_route('reset', '/reset')
+    config.add_route('reset', RESET_PATH)
     config.add_view(reset, route_name='reset', request_method='POST')
     config.add_view(bad_csrf, context=BadCSRFToken, renderer='message.pt')
-    config.add_subscriber(add_flash_form, BeforeRender)
+    config.add_request_method(flash_form, 'flash_form')

@@ -205,7 +205,7 @@ def redis_session_factory(settings):
         deserialize=deserialize,
         deserialized_fails_new=True,
     )
-    if len(signer.signers) == 1:
+    if len(signer.hmacs) == 1:
         return factory
 
     def session_factory(request):

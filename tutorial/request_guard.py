@@ -96,16 +96,18 @@ def problem_with(request):
     if not (_is_utf8(environ.get('PATH_INFO', ''))
             and _is_utf8(environ.get('SCRIPT_NAME', ''))):
         return 'the path is not UTF-8'
-    if not _is_utf8(environ.get('QUERY_STRING', '')):
-        return 'the query is not UTF-8'
-    try:
-        request.GET
-    except UnicodeError:
-        return 'the query is not UTF-8'
-    content_type = request.content_type
+    if environ.get('QUERY_STRING'):
+        if not _is_utf8(environ['QUERY_STRING']):
+            return 'the query is not UTF-8'
+        try:
+            request.GET
+        except UnicodeError:
+            return 'the query is not UTF-8'
+    content_type = request.content_type if environ.get('CONTENT_TYPE') \
+        else ''
     # the bodies WebOb parses into request.POST, when something reads it
     if content_type in FORM_TYPES \
-            or (request.method == 'POST' and not content_type):
+            or (not content_type and request.method == 'POST'):
         if request.charset != 'UTF-8':
             return 'the form is declared as %.40r, not UTF-8' % request.charset
         try:

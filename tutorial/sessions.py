@@ -6,12 +6,14 @@ environment in production, where old secrets can still be read while a new
 one signs, and everything a session brings back from the client is checked
 before a view sees it.
 """
+import base64
+import hmac
 import json
 import os
 import re
 
 from pyramid.settings import asbool
-from webob.cookies import SignedSerializer
+from webob.cookies import JSONSerializer
 
 #: The printed tutorial's secret: public, so for development only.
 DEVELOPMENT_SECRET = 'itsaseekreet'
@@ -112,22 +114,25 @@ class SessionSigner:
     """Signs with the current secret; reads what any accepted one signed.
 
     Pyramid's SignedCookieSessionFactory(secret) is BaseCookieSessionFactory
-    over a SignedSerializer of that one secret, so a new secret voids every
-    session at once. This signer signs as that one does (sha512 and the
-    same salt), but also reads cookies signed with an old secret; the
-    response then carries the cookie signed again with the current one.
-    Nothing is ever signed with an old secret.
+    over WebOb's SignedSerializer of that one secret, so a new secret voids
+    every session at once. This signer writes what that one writes (an
+    HMAC-SHA512 of the payload, keyed with the salt and the secret, then
+    the payload, in URL-safe base64), but also reads cookies signed with an
+    old secret; the response then carries the cookie signed again with the
+    current one. Nothing is ever signed with an old secret. Each secret's
+    HMAC is keyed once, here, rather than on every request.
     """
 
     def __init__(self, secret, old_secrets=(), salt='pyramid.session.',
                  serializer=None):
-        self.signers = [
-            SignedSerializer(s, salt, 'sha512', serializer=serializer)
-            for s in [secret, *old_secrets]
-        ]
+        self.serializer = serializer or JSONSerializer()
+        self.hmacs = [hmac.new(_signing_key(salt, s), digestmod='sha512')
+                      for s in [secret, *old_secrets]]
 
     def dumps(self, appstruct):
-        return self.signers[0].dumps(appstruct)
+        payload = self.serializer.dumps(appstruct)
+        return base64.urlsafe_b64encode(
+            _sign(self.hmacs[0], payload) + payload).rstrip(b'=')
 
     def loads(self, bstruct):
         return self.loads_with(bstruct)[0]
@@ -135,14 +140,34 @@ class SessionSigner:
     def loads_with(self, bstruct):
         """Return what ``bstruct`` holds, and whether an old secret had to
         read it; ValueError if no accepted secret signed it."""
-        for n, signer in enumerate(self.signers):
-            try:
-                return signer.loads(bstruct), n > 0
-            except ValueError:
-                # a signature no accepted secret made, or (once the
-                # signature matched) a payload that is not a session
-                continue
-        raise ValueError('not signed with any accepted secret')
+        try:
+            signed = base64.urlsafe_b64decode(
+                bstruct + b'=' * (-len(bstruct) % 4))
+        except (TypeError, ValueError) as e:
+            raise ValueError('session cookie is not base64') from e
+        signature, payload = signed[:SIGNATURE_SIZE], signed[SIGNATURE_SIZE:]
+        for n, secret_hmac in enumerate(self.hmacs):
+            if hmac.compare_digest(_sign(secret_hmac, payload), signature):
+                return self.serializer.loads(payload), n > 0
+        raise ValueError('session cookie not signed by any accepted secret')
+
+
+#: The size of an HMAC-SHA512, which starts every signed cookie.
+SIGNATURE_SIZE = 64
+
+
+def _signing_key(salt, secret):
+    # as WebOb's SignedSerializer makes it, so that cookies stay valid
+    try:
+        return (salt + secret).encode('latin-1')
+    except UnicodeEncodeError:
+        return (salt + secret).encode('utf-8')
+
+
+def _sign(secret_hmac, payload):
+    signature = secret_hmac.copy()
+    signature.update(payload)
+    return signature.digest()
 
 
 def session_signer(settings, **kw):

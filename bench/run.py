@@ -1,7 +1,7 @@
 """Benchmark: this project beside the printed step, Flask and bare WSGI.
 
     .venv/bin/pip install -e ".[bench]"      # Flask, for the comparison
-    .venv/bin/python bench/run.py [--seconds 5] [--rounds 3]
+    .venv/bin/python bench/run.py [--seconds 5] [--rounds 5]
 
 Four servers on 127.0.0.1, each on its own waitress with its defaults:
 
@@ -111,7 +111,7 @@ def first_answer(url):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--seconds', type=int, default=5)
-    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--connections', type=int, default=16)
     args = parser.parse_args()
     if shutil.which('wrk') is None:

@@ -43,11 +43,20 @@ def axe_source():
         return f.read()
 
 
-def new_page(browser, **options):
-    context = browser.new_context(**options)
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    return context, page
+@pytest.fixture
+def open_page(browser):
+    """Opens a window in a browser context of its own (a phone's, say);
+    every one is closed after the test."""
+    contexts = []
+
+    def open_page(**options):
+        contexts.append(browser.new_context(**options))
+        page = contexts[-1].new_page()
+        page.set_default_timeout(15000)
+        return page
+    yield open_page
+    for context in contexts:
+        context.close()
 
 
 def audit(page, axe_source):
@@ -82,22 +91,19 @@ def each_page(page, server):
     yield 'not found'
 
 
-def test_every_page_passes_an_accessibility_audit(browser, server,
+def test_every_page_passes_an_accessibility_audit(open_page, server,
                                                   axe_source):
     # the audit's script is injected, which the strict policy would block
-    context, page = new_page(browser, bypass_csp=True)
-    try:
-        found = {name: audit(page, axe_source)
-                 for name in each_page(page, server)}
-    finally:
-        context.close()
+    page = open_page(bypass_csp=True)
+    found = {name: audit(page, axe_source)
+             for name in each_page(page, server)}
     assert len(found) == 6
     assert found == {name: [] for name in found}
 
 
-def test_no_page_logs_a_console_error_under_the_strict_policy(browser,
+def test_no_page_logs_a_console_error_under_the_strict_policy(open_page,
                                                                server):
-    context, page = new_page(browser)
+    page = open_page()
     errors = []
 
     def console(message):
@@ -111,49 +117,40 @@ def test_no_page_logs_a_console_error_under_the_strict_policy(browser,
             errors.append((page.url, message.text))
     page.on('console', console)
     page.on('pageerror', lambda error: errors.append((page.url, str(error))))
-    try:
-        for name in each_page(page, server):
-            # the icon's request, made by the page, has been answered
-            page.wait_for_load_state('networkidle')
-            assert errors == [], name
-            if name == 'home':
-                shot(page, 'audit-01-home-1280x800')
-    finally:
-        context.close()
+    for name in each_page(page, server):
+        # the icon's request, made by the page, has been answered
+        page.wait_for_load_state('networkidle')
+        assert errors == [], name
+        if name == 'home':
+            shot(page, 'audit-01-home-1280x800')
 
 
-def test_the_home_page_is_usable_on_a_phone(browser, server):
-    context, page = new_page(browser, **PHONE)
-    try:
-        page.goto(server.url + '/')
-        assert count_on(page.inner_text('main')) == 1
-        font = page.evaluate(
-            "parseFloat(getComputedStyle(document.querySelector('p'))"
-            ".fontSize)")
-        assert font >= 16
-        button = page.get_by_role('button', name='Reset the counter')
-        box = button.bounding_box()
-        assert box['height'] >= 44 and box['width'] >= 44
-        # laid out at the phone's width, not zoomed out from 980 px
-        assert page.evaluate('document.documentElement.scrollWidth') <= 375
-        assert page.evaluate('window.visualViewport.scale') == 1
-        shot(page, 'audit-02-home-phone-375x667')
-    finally:
-        context.close()
+def test_the_home_page_is_usable_on_a_phone(open_page, server):
+    page = open_page(**PHONE)
+    page.goto(server.url + '/')
+    assert count_on(page.inner_text('main')) == 1
+    font = page.evaluate(
+        "parseFloat(getComputedStyle(document.querySelector('p'))"
+        ".fontSize)")
+    assert font >= 16
+    button = page.get_by_role('button', name='Reset the counter')
+    box = button.bounding_box()
+    assert box['height'] >= 44 and box['width'] >= 44
+    # laid out at the phone's width, not zoomed out from 980 px
+    assert page.evaluate('document.documentElement.scrollWidth') <= 375
+    assert page.evaluate('window.visualViewport.scale') == 1
+    shot(page, 'audit-02-home-phone-375x667')
 
 
-def test_screenshots_of_the_desktop_and_the_404_page(browser, server):
-    context, page = new_page(browser, **DESKTOP)
-    try:
-        page.goto(server.url + '/')
-        shot(page, 'audit-03-home-desktop-1280x800')
-        response = page.goto(server.url + '/nowhere')
-        assert response.status == 404
-        assert page.get_by_role('main').is_visible()
-        assert page.get_by_role('link', name='Go to the home page')
-        shot(page, 'audit-04-not-found-1280x800')
-    finally:
-        context.close()
+def test_screenshots_of_the_desktop_and_the_404_page(open_page, server):
+    page = open_page(**DESKTOP)
+    page.goto(server.url + '/')
+    shot(page, 'audit-03-home-desktop-1280x800')
+    response = page.goto(server.url + '/nowhere')
+    assert response.status == 404
+    assert page.get_by_role('main').is_visible()
+    assert page.get_by_role('link', name='Go to the home page')
+    shot(page, 'audit-04-not-found-1280x800')
 
 
 class FramingPage(http.server.BaseHTTPRequestHandler):
@@ -176,14 +173,14 @@ class FramingPage(http.server.BaseHTTPRequestHandler):
 
 
 def test_a_page_elsewhere_that_frames_the_app_is_shown_nothing(
-        browser, server):
+        open_page, server):
     handler = type('Handler', (FramingPage,), {'target': server.url})
     framing = http.server.ThreadingHTTPServer(('127.0.0.1', free_port()),
                                               handler)
     thread = threading.Thread(target=framing.serve_forever)
     thread.start()
-    context, page = new_page(browser)
     try:
+        page = open_page()
         # the visitor has a session with the app...
         page.goto(server.url + '/')
         page.goto('http://127.0.0.1:%d/' % framing.server_port)
@@ -196,7 +193,6 @@ def test_a_page_elsewhere_that_frames_the_app_is_shown_nothing(
         assert frame.url.startswith('chrome-error:')
         shot(page, 'audit-05-framed-by-another-site')
     finally:
-        context.close()
         framing.shutdown()
         framing.server_close()
         thread.join()

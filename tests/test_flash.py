@@ -29,6 +29,21 @@ def test_page_offers_the_reset_form_with_the_session_token(testapp):
     assert csrf_token_on(testapp.get('/howdy')) == csrf_token_on(page)
 
 
+def test_each_visitor_gets_a_form_with_their_own_token(testapp, app):
+    # the form without messages is rendered once per token, then reused
+    import webtest
+
+    other = webtest.TestApp(app)
+    tokens = [csrf_token_on(client.get(path))
+              for client in (testapp, other, testapp, other)
+              for path in ('/', '/howdy')]
+    assert tokens[0] == tokens[1] == tokens[4] == tokens[5]
+    assert tokens[2] == tokens[3] == tokens[6] == tokens[7]
+    assert tokens[0] != tokens[2]
+    for client, token in ((testapp, tokens[0]), (other, tokens[2])):
+        assert client.post('/reset', {'csrf_token': token}).status_int == 303
+
+
 def test_reset_redirects_then_shows_its_message_once(testapp):
     testapp.get('/')
     page = testapp.get('/howdy')

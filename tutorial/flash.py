@@ -4,6 +4,7 @@ The tutorial explains flash messages without building one. Here a POST
 resets the session, stores a message in it and redirects (POST, redirect,
 GET); the page after the redirect shows the message once.
 """
+import functools
 import os
 
 from chameleon import PageTemplateFile
@@ -16,6 +17,9 @@ from .sessions import MAX_FLASH_MESSAGES
 
 RESET_MESSAGE = 'The counter was reset: a new session has begun.'
 RESET_PATH = '/reset'
+
+#: How many sessions' forms are kept rendered (some 400 bytes each).
+FORMS_KEPT = 4096
 
 FORM = PageTemplateFile(os.path.join(os.path.dirname(__file__), 'flash.pt'))
 
@@ -56,9 +60,24 @@ def flash_form(request):
     A plain request method: one that is a property, reified or not, makes
     Pyramid build a new class for every request, a cost on every page.
     """
-    return Markup(FORM(messages=request.session.pop_flash(),
-                       csrf_token=get_csrf_token(request),
-                       action=request.script_name + RESET_PATH))
+    messages = request.session.pop_flash()
+    csrf_token = get_csrf_token(request)
+    action = request.script_name + RESET_PATH
+    if messages:
+        return render_form(messages, csrf_token, action)
+    return form_alone(csrf_token, action)
+
+
+def render_form(messages, csrf_token, action):
+    return Markup(FORM(messages=messages, csrf_token=csrf_token,
+                       action=action))
+
+
+@functools.lru_cache(maxsize=FORMS_KEPT)
+def form_alone(csrf_token, action):
+    """The form with no message: the same on every page of a session, so
+    rendered once for it, not on every request."""
+    return render_form((), csrf_token, action)
 
 
 def includeme(config):

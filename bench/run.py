@@ -124,11 +124,12 @@ def main():
     secret = os.environ.get(SECRET_ENV) or os.urandom(32).hex()
     with Server('production.ini', env={SECRET_ENV: secret}) as project, \
             Waitress('--call', 'step:main') as step, \
-            Waitress('flask_app:app', env={'BENCH_SECRET': secret}) as flask:
+            Waitress('flask_app:app',
+                     env={'BENCH_SECRET': secret}) as flask_server:
         page, _ = first_answer(project.url)
         with Waitress('bare:app',
                       env={'BENCH_PAGE_SIZE': str(len(page))}) as bare:
-            servers = {'step': step, 'project': project, 'flask': flask,
+            servers = {'step': step, 'project': project, 'flask': flask_server,
                        'bare': bare}
             cookies = {name: first_answer(server.url)[1]
                        for name, server in servers.items()}

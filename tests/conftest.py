@@ -5,8 +5,13 @@ import webtest
 from pyramid.paster import get_appsettings
 
 from tutorial import main
+from tutorial.request_guard import ALLOWED_HOSTS_ENV
+from tutorial.sessions import OLD_SECRETS_ENV, SECRET_ENV
 
 from .support import CHROMIUM_ARGS, PROJECT, require
+
+#: A secret production accepts, for the apps the tests build from its ini.
+PRODUCTION_SECRET = 'tests-production-secret-0123456789-' * 2
 
 
 @pytest.fixture
@@ -23,6 +28,21 @@ def app_settings(ini_file):
 @pytest.fixture
 def app(app_settings):
     return main({}, **app_settings)
+
+
+@pytest.fixture
+def app_from_ini(monkeypatch):
+    """Builds the app from one of the project's ini files as pserve would,
+    with production's secret and ``env`` (nothing else) in the
+    environment."""
+    def build(ini, **env):
+        monkeypatch.setenv(SECRET_ENV, PRODUCTION_SECRET)
+        for name in (OLD_SECRETS_ENV, ALLOWED_HOSTS_ENV):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return main({}, **get_appsettings(os.path.join(PROJECT, ini)))
+    return build
 
 
 @pytest.fixture

@@ -46,19 +46,9 @@ def assert_refused(response):
 
 
 @pytest.fixture(params=['development.ini', 'production.ini'])
-def any_app(request, monkeypatch):
-    """The app as each ini file builds it (production with a secret)."""
-    import os
-
-    from pyramid.paster import get_appsettings
-
-    from tutorial import main
-    from tutorial.sessions import SECRET_ENV
-
-    from .support import PROJECT
-
-    monkeypatch.setenv(SECRET_ENV, 'Pr0duct10n-' * 6)
-    return main({}, **get_appsettings(os.path.join(PROJECT, request.param)))
+def any_app(request, app_from_ini):
+    """The app as each ini file builds it."""
+    return app_from_ini(request.param)
 
 
 @pytest.mark.parametrize('path', BAD_PATHS + BAD_QUERIES)

@@ -5,47 +5,38 @@ never kept by a shared cache, and a request for a host the app does not
 serve is refused before its Host header can come back in a page or a
 redirect.
 """
-import os
-
 import pytest
 import webtest
-from pyramid.paster import get_appsettings
 
-from tutorial import main
 from tutorial.request_guard import ALLOWED_HOSTS_ENV
-from tutorial.sessions import SECRET_ENV
 
-from .support import PROJECT, forge_cookie
+from .support import forge_cookie
 
-PRODUCTION_SECRET = 'headers-and-hosts-0123456789-' * 3
 ONE_YEAR = 365 * 24 * 3600
 
 
-def build(ini, monkeypatch, **env):
-    monkeypatch.setenv(SECRET_ENV, PRODUCTION_SECRET)
-    monkeypatch.delenv(ALLOWED_HOSTS_ENV, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    settings = get_appsettings(os.path.join(PROJECT, ini))
-    return webtest.TestApp(main({}, **settings))
-
-
 @pytest.fixture(params=['development.ini', 'production.ini'])
-def client(request, monkeypatch):
-    return build(request.param, monkeypatch)
+def client(request, app_from_ini):
+    return webtest.TestApp(app_from_ini(request.param))
 
 
 @pytest.fixture
-def production(monkeypatch):
-    return build('production.ini', monkeypatch)
+def production(app_from_ini):
+    return webtest.TestApp(app_from_ini('production.ini'))
+
+
+def first_visit(client):
+    """The session cookie (to send by hand: production's is Secure, which
+    WebTest keeps to HTTPS) and the form's token a first visit gets."""
+    page = client.get('/')
+    cookie = page.headers['Set-Cookie'].split(';')[0]
+    token = page.html.find('input', attrs={'name': 'csrf_token'})['value']
+    return page, cookie, token
 
 
 def every_kind_of_answer(client):
-    """One of each answer the app gives, with the session cookie sent by
-    hand (production's cookie is Secure, which WebTest keeps to HTTPS)."""
-    page = client.get('/')
-    cookie = 'session=' + page.headers['Set-Cookie'].split(';')[0][8:]
-    token = page.html.find('input', attrs={'name': 'csrf_token'})['value']
+    """One of each answer the app gives."""
+    page, cookie, token = first_visit(client)
     with_cookie = {'Cookie': cookie}
     return {
         'home': page,
@@ -111,8 +102,8 @@ def test_the_pages_have_no_inline_style_or_script(production):
         assert 'style=' not in text and '<script' not in text
 
 
-def test_development_relaxes_only_what_the_toolbar_needs(monkeypatch):
-    client = build('development.ini', monkeypatch)
+def test_development_relaxes_only_what_the_toolbar_needs(app_from_ini):
+    client = webtest.TestApp(app_from_ini('development.ini'))
     csp = client.get('/').headers['Content-Security-Policy']
     assert "frame-ancestors 'none'" in csp
     assert "default-src 'self'" in csp
@@ -140,9 +131,7 @@ def test_the_hosts_it_serves_get_the_page(client, host):
 
 
 def test_a_forged_host_cannot_reach_the_redirect(client):
-    page = client.get('/')
-    cookie = 'session=' + page.headers['Set-Cookie'].split(';')[0][8:]
-    token = page.html.find('input', attrs={'name': 'csrf_token'})['value']
+    _, cookie, token = first_visit(client)
     response = client.post('/reset', {'csrf_token': token}, status=400,
                            headers={'Cookie': cookie, 'Host': 'evil.example'})
     assert 'evil' not in str(response.headers) + response.text
@@ -153,9 +142,9 @@ def test_the_form_posts_to_a_relative_address(client):
     assert form['action'] == '/reset'
 
 
-def test_the_environment_names_the_deployed_hosts(monkeypatch):
-    client = build('production.ini', monkeypatch, **{
-        ALLOWED_HOSTS_ENV: 'tutorial.example.org  .example.net'})
+def test_the_environment_names_the_deployed_hosts(app_from_ini):
+    client = webtest.TestApp(app_from_ini('production.ini', **{
+        ALLOWED_HOSTS_ENV: 'tutorial.example.org  .example.net'}))
     for host in ('tutorial.example.org', 'example.net', 'www.example.net',
                  'localhost'):
         client.get('/', headers={'Host': host}, status=200)

@@ -27,11 +27,6 @@ NEW = 'the-new-secret-fedcba9876543210-' * 2
 PRODUCTION = {'tutorial.secret_from_env': 'true'}
 
 
-def app_with(secret, old=(), **settings):
-    environ = {SECRET_ENV: secret, OLD_SECRETS_ENV: ' '.join(old)}
-    return environ, dict(PRODUCTION, **settings)
-
-
 def signed_by(cookie, secret, salt='pyramid.session.'):
     """Whether ``secret`` made the signature on ``cookie``."""
     try:

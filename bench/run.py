@@ -1,7 +1,7 @@
 """Benchmark: this project beside the printed step, Flask and bare WSGI.
 
     .venv/bin/pip install -e ".[bench]"      # Flask, for the comparison
-    .venv/bin/python bench/run.py [--seconds 5] [--rounds 5]
+    .venv/bin/python bench/run.py [--seconds 5] [--rounds 7]
 
 Four servers on 127.0.0.1, each on its own waitress with its defaults:
 
@@ -18,8 +18,10 @@ wrk (Debian's `wrk`) drives each in turn, as a first-time visitor (no
 cookie: a new session on every request) and as a returning one (one
 session cookie, read, counted and signed again on every request). Rounds
 alternate the servers, so that all of them see the same noise; each
-figure is the median of the rounds. It prints the figures, the ratios to
-the targets, and which of them miss.
+figure is the median of the rounds, and each ratio the median of the
+rounds' own ratios (two servers measured within seconds of each other
+share the machine's mood of the moment). It prints the figures, the
+ratios, the targets, and which of them miss.
 """
 import argparse
 import os
@@ -111,7 +113,7 @@ def first_answer(url):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--seconds', type=int, default=5)
-    parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--rounds', type=int, default=7)
     parser.add_argument('--connections', type=int, default=16)
     args = parser.parse_args()
     if shutil.which('wrk') is None:
@@ -171,8 +173,10 @@ def report(runs, args, page_size):
 
     def ratio(visitor, other):
         # the bare callable has no session: one figure for both visitors
-        return (figures[('project', visitor)][0]
-                / figures[(other, 'first' if other == 'bare' else visitor)][0])
+        project = runs[('project', visitor)]
+        others = runs[(other, 'first' if other == 'bare' else visitor)]
+        return statistics.median(
+            mine[0] / theirs[0] for mine, theirs in zip(project, others))
 
     misses = []
     print()
@@ -181,6 +185,9 @@ def report(runs, args, page_size):
               'project/bare %.2f' % (
                   visitor, ratio(visitor, 'step'), ratio(visitor, 'flask'),
                   ratio(visitor, 'bare')))
+    print('project/step, returning, round by round: %s' % ' '.join(
+        '%.2f' % (mine[0] / theirs[0]) for mine, theirs in zip(
+            runs[('project', 'returning')], runs[('step', 'returning')])))
     checks = [
         ('project/step, returning', ratio('returning', 'step'),
          TARGET_PROJECT_OVER_STEP, '>='),

@@ -11,7 +11,10 @@ import json
 import pytest
 import webtest
 from hypothesis import HealthCheck, given, settings, strategies as st
+from webob import Request
+from webob.cookies import parse_cookie
 
+from tutorial.request_guard import PLAIN_COOKIES, read_cookies
 from tutorial.tests import count_on
 
 from .support import forge_cookie, session_in
@@ -26,7 +29,10 @@ BAD_FORMS = [
     ('application/x-www-form-urlencoded; charset=utf-7', b'a=b'),
     ('application/x-www-form-urlencoded; charset=no-such-charset', b'a=b'),
 ]
-STRAY_COOKIES = ['a=\\377', 'x_y="\\200"', 'b=\\300\\257', 'c="\\377\\376"']
+STRAY_COOKIES = ['a=\\377', 'x_y="\\200"', 'b=\\300\\257', 'c="\\377\\376"',
+                 # a quoted value across a semicolon, with a byte that is
+                 # not UTF-8: once a 500 when the guard split at the ";"
+                 'd="x;\xff"']
 
 
 def visitor(app, cookie=None):
@@ -159,6 +165,27 @@ cookie_octets = st.text(
     max_size=30)
 cookie_names = st.from_regex(r'[A-Za-z0-9_.-]{1,8}', fullmatch=True)
 stray_cookies = st.builds('{}={}'.format, cookie_names, cookie_octets)
+# Cookie headers as browsers send them, and headers of every other kind:
+# odd names (attribute names, '$'), quotes, escapes, bytes over 0x7f,
+# other separators.
+plain_names = cookie_names | st.sampled_from(
+    ['session', 'Path', 'max-age', 'SECURE', 'samesite', 'expiresX'])
+plain_values = st.from_regex(r'[A-Za-z0-9_.=-]{0,30}', fullmatch=True)
+plain_headers = st.lists(
+    st.builds('{}={}'.format, plain_names, plain_values), min_size=1,
+    max_size=4).flatmap(
+        lambda cookies: st.sampled_from(['; ', ';']).map(
+            lambda separator: separator.join(cookies)))
+any_names = plain_names | st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0xff), max_size=6)
+any_values = plain_values | cookie_octets | st.builds(
+    '"{}"'.format, st.text(st.characters(min_codepoint=0x20,
+                                         max_codepoint=0xff), max_size=12))
+any_headers = st.lists(
+    st.builds('{}{}{}'.format, any_names, st.sampled_from(['=', ' = ', '']),
+              any_values), max_size=4).flatmap(
+        lambda cookies: st.sampled_from(['; ', ';', ', ', ' ']).map(
+            lambda separator: separator.join(cookies)))
 url_bytes = st.binary(max_size=20).map(
     lambda b: ''.join('%%%02X' % c for c in b))
 paths = st.one_of(st.sampled_from(['/', '/howdy', '/reset', '/nowhere']),
@@ -225,3 +252,42 @@ def test_any_path_query_and_body_gets_an_answer_below_500(
         response = client.post(url, body, expect_errors=True,
                                headers={'Content-Type': content_type})
     assert_answered(response)
+
+
+def webob_cookies(header):
+    """What WebOb's own request reads from a Cookie header, or None when
+    it cannot decode one of the cookies (it raises)."""
+    try:
+        return dict(Request.blank('/', headers={'Cookie': header}).cookies)
+    except UnicodeError:
+        return None
+
+
+@EXAMPLES
+@given(header=plain_headers)
+def test_plain_cookie_headers_are_read_as_webob_reads_them(header):
+    # the guard's own quick reading of the common case
+    assert PLAIN_COOKIES.match(header)
+    assert read_cookies(header) == webob_cookies(header)
+
+
+@EXAMPLES
+@given(header=any_headers)
+def test_any_cookie_header_is_read_as_webob_reads_it(header):
+    cookies = read_cookies(header)
+    expected = webob_cookies(header)
+    if expected is not None:
+        assert cookies == expected
+    else:
+        # the ones WebOb could not decode are left out; the rest are read
+        assert len(cookies) < len(list(parse_cookie(header)))
+        assert all(isinstance(name, str) and isinstance(value, str)
+                   for name, value in cookies.items())
+
+
+@EXAMPLES
+@given(header=any_headers)
+def test_any_cookie_header_gets_a_page(app, header):
+    response = visitor(app, header).get('/', expect_errors=True)
+    assert_answered(response)
+    assert response.status_int == 200

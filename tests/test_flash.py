@@ -2,9 +2,16 @@
 import re
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from pyramid import testing
 
-from tutorial.flash import RESET_MESSAGE, flash
+from tutorial.flash import (
+    RESET_MESSAGE,
+    TOKEN_SLOT,
+    flash,
+    form_alone,
+    render_form,
+    )
 from tutorial.sessions import MAX_FLASH_MESSAGES
 from tutorial.tests import count_on
 
@@ -140,3 +147,13 @@ def test_post_without_the_session_token_is_refused_and_changes_nothing(
 
 def test_reset_is_only_a_post(testapp):
     testapp.get('/reset', status=404)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(token=st.from_regex(r'[0-9a-f]{40,64}', fullmatch=True)
+       | st.text('a0&<>"\' \u00e9', max_size=8) | st.text(max_size=20),
+       action=st.sampled_from(['/reset', '/app/reset', '/a&b"<c>/reset',
+                               '/%s/reset' % TOKEN_SLOT])
+       | st.text(max_size=20))
+def test_the_form_rendered_once_is_the_form_rendered_each_time(token, action):
+    assert form_alone(token, action) == render_form((), token, action)

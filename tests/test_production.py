@@ -82,6 +82,7 @@ def test_pserve_production_serves_with_a_good_secret():
         assert '; HttpOnly' in cookie
         assert '; SameSite=Lax' in cookie
         assert b'_debug_toolbar' not in body
+        assert 'Server' not in headers
         session = cookie.split(';')[0]
         status, headers, body = server.get('/howdy', cookie=session)
         assert count_on(body.decode()) == 2

@@ -1,7 +1,7 @@
 from pyramid.config import Configurator
-from pyramid.session import BaseCookieSessionFactory
 
 from .sessions import (
+    CookieSessionFactory,
     SessionSerializer,
     secure_cookie,
     session_signer,
@@ -16,7 +16,7 @@ def main(global_config, **settings):
     if store == 'cookie':
         # SignedCookieSessionFactory(secret), with a signer that also
         # reads cookies signed with an old secret (see sessions.py)
-        my_session_factory = BaseCookieSessionFactory(
+        my_session_factory = CookieSessionFactory(
             session_signer(settings, serializer=SessionSerializer()),
             secure=secure_cookie(settings),
             httponly=True,

@@ -12,14 +12,15 @@ from chameleon.utils import Markup
 from pyramid.csrf import get_csrf_token
 from pyramid.exceptions import BadCSRFToken
 from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.request import Request
 
 from .sessions import MAX_FLASH_MESSAGES
 
 RESET_MESSAGE = 'The counter was reset: a new session has begun.'
 RESET_PATH = '/reset'
 
-#: How many sessions' forms are kept rendered (some 400 bytes each).
-FORMS_KEPT = 4096
+#: What stands for the token in the form rendered once.
+TOKEN_SLOT = 'csrf-token-goes-here'
 
 FORM = PageTemplateFile(os.path.join(os.path.dirname(__file__), 'flash.pt'))
 
@@ -55,11 +56,7 @@ def bad_csrf(request):
 
 
 def flash_form(request):
-    """The messages and the form (flash.pt), for home.pt to show.
-
-    A plain request method: one that is a property, reified or not, makes
-    Pyramid build a new class for every request, a cost on every page.
-    """
+    """The messages and the form (flash.pt), for home.pt to show."""
     messages = request.session.pop_flash()
     csrf_token = get_csrf_token(request)
     action = request.script_name + RESET_PATH
@@ -68,16 +65,43 @@ def flash_form(request):
     return form_alone(csrf_token, action)
 
 
+class FlashFormRequest(Request):
+    """Pyramid's request, with the form as a method: home.pt shows
+    ``${request.flash_form()}``.
+
+    A method of the request's class, rather than one added with
+    config.add_request_method: Pyramid puts those on each request, as a
+    property on a class made for that request, or as a method bound to
+    the request, which makes a reference cycle that only Python's garbage
+    collector can free. Either costs time on every page.
+    """
+
+    def flash_form(self):
+        return flash_form(self)
+
+
 def render_form(messages, csrf_token, action):
     return Markup(FORM(messages=messages, csrf_token=csrf_token,
                        action=action))
 
 
-@functools.lru_cache(maxsize=FORMS_KEPT)
 def form_alone(csrf_token, action):
-    """The form with no message: the same on every page of a session, so
-    rendered once for it, not on every request."""
+    """The form with no message: flash.pt rendered once for the action,
+    with each session's token (letters and digits, which HTML takes as
+    they are) put in its place."""
+    parts = form_around_token(action)
+    if len(parts) == 2 and csrf_token.isascii() and csrf_token.isalnum():
+        before, after = parts
+        return Markup(before + csrf_token + after)
     return render_form((), csrf_token, action)
+
+
+@functools.lru_cache(maxsize=16)
+def form_around_token(action):
+    """flash.pt without messages, split where the token goes; in more or
+    fewer than two parts if it is not there once (then each form is
+    rendered whole)."""
+    return render_form((), TOKEN_SLOT, action).split(TOKEN_SLOT)
 
 
 def includeme(config):
@@ -85,4 +109,4 @@ def includeme(config):
     config.add_route('reset', RESET_PATH)
     config.add_view(reset, route_name='reset', request_method='POST')
     config.add_view(bad_csrf, context=BadCSRFToken, renderer='message.pt')
-    config.add_request_method(flash_form, 'flash_form')
+    config.set_request_factory(FlashFormRequest)

@@ -8,16 +8,17 @@ that points here could reach a development server (DNS rebinding).
 WebOb decodes a request's path, query and form as UTF-8 when the app first
 reads them, and raises where they are not; Pyramid then answers 500. This
 tween looks first: a path, query or form that cannot be read gets a short
-400 page and one line in the log. A cookie that cannot be read is dropped
-instead, so that a stray cookie set by a neighbouring page does not cost
-the visitor the session cookie beside it.
+400 page and one line in the log. A cookie that cannot be read is passed
+over instead, so that a stray cookie set by a neighbouring page does not
+cost the visitor the session cookie beside it. The cookies it reads are
+handed to WebOb, which then does not parse the header again.
 """
 import logging
 import os
 import re
 
 from pyramid.tweens import INGRESS
-from webob.cookies import parse_cookie
+from webob.cookies import RequestCookies, parse_cookie
 
 from .pages import html_response, message_page
 
@@ -74,20 +75,42 @@ def _is_utf8(latin1):
     return True
 
 
-def readable_cookies(header):
-    """The Cookie header without the cookies WebOb could not decode."""
-    if header.isascii() and '\\' not in header:
-        return header  # the common case: nothing to unquote or decode
-    kept = []
-    for part in header.split(';'):
+#: A Cookie header as browsers send one for cookies this app could have
+#: set: names and unquoted values of letters, digits and ``_.-`` (and
+#: ``=``, base64's padding, in values), separated by "; ".
+_PLAIN_COOKIE = r'[A-Za-z0-9_.-]+=[A-Za-z0-9_.=-]*'
+PLAIN_COOKIES = re.compile(r'{0}(?:; ?{0})*\Z'.format(_PLAIN_COOKIE))
+
+#: The names of a Set-Cookie header's attributes, which WebOb does not
+#: take for the names of cookies.
+COOKIE_ATTRIBUTES = frozenset([
+    'path', 'domain', 'comment', 'max-age', 'expires', 'secure', 'httponly',
+    'samesite'])
+
+#: Where WebOb keeps the cookies it parsed, in the environ, beside the
+#: header they came from; request.cookies reads them from there while the
+#: header is the same.
+PARSED_COOKIES = RequestCookies._cache_key
+
+
+def read_cookies(header):
+    """The cookies WebOb reads from a Cookie header, as a dict, less the
+    ones it could not decode (which would make it raise)."""
+    if PLAIN_COOKIES.match(header):
+        # the common case, read without WebOb's slower, general parser
+        cookies = {}
+        for cookie in header.split(';'):
+            name, _, value = cookie.lstrip().partition('=')
+            if name.lower() not in COOKIE_ATTRIBUTES:
+                cookies[name] = value
+        return cookies
+    cookies = {}
+    for name, value in parse_cookie(header):
         try:
-            for name, value in parse_cookie(part):
-                name.decode('utf-8')
-                value.decode('utf-8')
+            cookies[name.decode('utf-8')] = value.decode('utf-8')
         except UnicodeError:
             continue
-        kept.append(part.strip())
-    return '; '.join(kept)
+    return cookies
 
 
 def problem_with(request):
@@ -132,9 +155,9 @@ def request_guard_tween_factory(handler, registry):
                 log.warning('400 Bad Request for host %.100r: not in '
                             'tutorial.allowed_hosts', host)
                 return html_response(UNKNOWN_HOST_PAGE, 400)
-        cookies = environ.get('HTTP_COOKIE')
-        if cookies:
-            environ['HTTP_COOKIE'] = readable_cookies(cookies)
+        header = environ.get('HTTP_COOKIE')
+        if header:
+            environ[PARSED_COOKIES] = (read_cookies(header), header)
         problem = problem_with(request)
         if problem is None:
             return handler(request)

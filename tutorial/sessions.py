@@ -12,8 +12,9 @@ import json
 import os
 import re
 
+from pyramid.session import BaseCookieSessionFactory
 from pyramid.settings import asbool
-from webob.cookies import JSONSerializer
+from webob.cookies import JSONSerializer, make_cookie
 
 #: The printed tutorial's secret: public, so for development only.
 DEVELOPMENT_SECRET = 'itsaseekreet'
@@ -170,6 +171,49 @@ def _sign(secret_hmac, payload):
     return signature.digest()
 
 
+#: The longest cookie value Pyramid's cookie sessions write.
+MAX_COOKIE_VALUE = 4064
+
+
+def CookieSessionFactory(signer, cookie_name='session', path='/',
+                         secure=False, httponly=False, samesite='Lax',
+                         set_on_exception=True):
+    """Pyramid's BaseCookieSessionFactory(signer, ...) with these cookie
+    settings, as SignedCookieSessionFactory(secret) makes it, whose
+    sessions write their Set-Cookie header in one step.
+
+    Pyramid writes the cookie through WebOb's general cookie writer, which
+    checks and quotes every part of it on every response. Here only the
+    value changes, and it is URL-safe base64, which a cookie holds as it
+    is; so WebOb writes the header once, around a placeholder, and each
+    response gets a copy with the value in its place.
+    """
+    base = BaseCookieSessionFactory(
+        signer, cookie_name=cookie_name, path=path, secure=secure,
+        httponly=httponly, samesite=samesite,
+        set_on_exception=set_on_exception)
+    prefix, suffix = make_cookie(
+        cookie_name, 'VALUE', path=path, secure=secure, httponly=httponly,
+        samesite=samesite).split('VALUE')
+
+    class CookieSession(base):
+
+        def _set_cookie(self, response):
+            # what Pyramid's does, but for how the header is written
+            if not set_on_exception \
+                    and getattr(self.request, 'exception', None) is not None:
+                return False
+            value = signer.dumps((self.accessed, self.created, dict(self)))
+            if len(value) > MAX_COOKIE_VALUE:
+                raise ValueError('Cookie value is too long to store (%d '
+                                 'bytes)' % len(value))
+            response.headerlist.append(
+                ('Set-Cookie', prefix + value.decode('ascii') + suffix))
+            return True
+
+    return CookieSession
+
+
 def session_signer(settings, **kw):
     """The signer of this app's session cookies, for either store."""
     return SessionSigner(session_secret(settings),
@@ -236,9 +280,14 @@ def clean_state(state):
     return clean
 
 
+#: json.dumps with any option makes a new encoder on every call; this one
+#: is made once.
+_COMPACT_JSON = json.JSONEncoder(separators=(',', ':'))
+
+
 def dump_json(value):
     """Compact JSON bytes: a session's form in a cookie or in Redis."""
-    return json.dumps(value, separators=(',', ':')).encode('utf-8')
+    return _COMPACT_JSON.encode(value).encode('utf-8')
 
 
 class SessionSerializer:

@@ -1,7 +1,7 @@
 """Benchmark: this project beside the printed step, Flask and bare WSGI.
 
     .venv/bin/pip install -e ".[bench]"      # Flask, for the comparison
-    .venv/bin/python bench/run.py [--seconds 5] [--rounds 7]
+    .venv/bin/python bench/run.py [--seconds 3] [--rounds 15]
 
 Four servers on 127.0.0.1, each on its own waitress with its defaults:
 
@@ -19,9 +19,11 @@ cookie: a new session on every request) and as a returning one (one
 session cookie, read, counted and signed again on every request). Rounds
 alternate the servers, so that all of them see the same noise; each
 figure is the median of the rounds, and each ratio the median of the
-rounds' own ratios (two servers measured within seconds of each other
-share the machine's mood of the moment). It prints the figures, the
-ratios, the targets, and which of them miss.
+rounds' own ratios: two servers measured within seconds of each other
+share whatever else the machine is doing, which changes from one second
+to the next on a shared machine; many short rounds follow it more closely
+than a few long ones. It prints the figures, the ratios, the targets, and
+which of them miss.
 """
 import argparse
 import os
@@ -112,8 +114,8 @@ def first_answer(url):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--seconds', type=int, default=5)
-    parser.add_argument('--rounds', type=int, default=7)
+    parser.add_argument('--seconds', type=int, default=3)
+    parser.add_argument('--rounds', type=int, default=15)
     parser.add_argument('--connections', type=int, default=16)
     args = parser.parse_args()
     if shutil.which('wrk') is None:
@@ -137,16 +139,18 @@ def main():
                        for name, server in servers.items()}
             runs = {}
             for n in range(args.rounds):
-                # each round starts with another server
+                # each round starts with another server; the servers that
+                # are compared run one after another, a few seconds apart
                 order = SERVERS[n % 4:] + SERVERS[:n % 4]
-                for name in order:
-                    url = servers[name].url + '/'
-                    visitors = [('first', None)]
-                    if cookies[name]:
-                        visitors.append(('returning', cookies[name]))
-                    for visitor, cookie in visitors:
+                for visitor in ('first', 'returning'):
+                    for name in order:
+                        cookie = cookies[name] if visitor == 'returning' \
+                            else None
+                        if visitor == 'returning' and not cookie:
+                            continue  # the bare callable has no session
                         runs.setdefault((name, visitor), []).append(
-                            wrk(url, args.seconds, args.connections, cookie))
+                            wrk(servers[name].url + '/', args.seconds,
+                                args.connections, cookie))
                 print('round %d of %d done' % (n + 1, args.rounds),
                       file=sys.stderr)
     report(runs, args, len(page))

@@ -102,7 +102,8 @@ def test_many_concurrent_visitors_get_no_errors_and_memory_stays_flat():
 
 
 def wsgi_request(app, method, path, cookie=None, body=b''):
-    """One request straight to the WSGI app; its status and Set-Cookie."""
+    """One request straight to the WSGI app: its status, the session
+    cookie it leaves the visitor with, and its body."""
     environ = {
         'REQUEST_METHOD': method, 'PATH_INFO': path, 'SCRIPT_NAME': '',
         'QUERY_STRING': '', 'SERVER_NAME': 'localhost', 'SERVER_PORT': '80',
@@ -149,7 +150,7 @@ def test_pages_leave_nothing_for_the_garbage_collector(app_from_ini):
     gc.collect()
     gc.disable()
     try:
-        for n in range(20):
+        for _ in range(20):
             visit()
         unreachable = gc.collect()
     finally:

@@ -5,6 +5,9 @@ requires = [
     'pyramid >= 2.1',
     'pyramid_chameleon',
     'waitress',
+    # The encrypted cookie store (tutorial/encrypted_store.py): AES-GCM-SIV
+    # arrived in 42, and it needs no server, so any install can switch to it.
+    'cryptography >= 42',
     # Pyramid 2.1 imports pkg_resources: setuptools 82 removed it, and
     # 80.9 to 81 print a deprecation warning each time it is imported.
     'setuptools >= 64, < 80.9',

@@ -43,7 +43,7 @@ from tests.support import (  # noqa: E402
     free_port,
     wait_for_port,
     )
-from tutorial.sessions import SECRET_ENV  # noqa: E402
+from tutorial.session_secrets import SECRET_ENV  # noqa: E402
 
 # Targets for the returning visitor, measured in the same run.
 TARGET_PROJECT_OVER_STEP = 0.95

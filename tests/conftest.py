@@ -5,10 +5,9 @@ import webtest
 from pyramid.paster import get_appsettings
 
 from tutorial import main
-from tutorial.request_guard import ALLOWED_HOSTS_ENV
-from tutorial.sessions import OLD_SECRETS_ENV, SECRET_ENV
+from tutorial.session_secrets import SECRET_ENV
 
-from .support import CHROMIUM_ARGS, PROJECT, require
+from .support import CHROMIUM_ARGS, PROJECT, SETTINGS_ENV, require
 
 #: A secret production accepts, for the apps the tests build from its ini.
 PRODUCTION_SECRET = 'tests-production-secret-0123456789-' * 2
@@ -36,9 +35,9 @@ def app_from_ini(monkeypatch):
     with production's secret and ``env`` (nothing else) in the
     environment."""
     def build(ini, **env):
-        monkeypatch.setenv(SECRET_ENV, PRODUCTION_SECRET)
-        for name in (OLD_SECRETS_ENV, ALLOWED_HOSTS_ENV):
+        for name in SETTINGS_ENV:
             monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(SECRET_ENV, PRODUCTION_SECRET)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         return main({}, **get_appsettings(os.path.join(PROJECT, ini)))

@@ -16,7 +16,12 @@ import urllib.request
 from webob.cookies import SignedSerializer
 
 from tutorial.request_guard import ALLOWED_HOSTS_ENV
-from tutorial.sessions import DEVELOPMENT_SECRET, OLD_SECRETS_ENV, SECRET_ENV
+from tutorial.session_stores import STORE_ENV
+from tutorial.session_secrets import (
+    DEVELOPMENT_SECRET,
+    OLD_SECRETS_ENV,
+    SECRET_ENV,
+    )
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.dirname(HERE)
@@ -37,6 +42,12 @@ CHROMIUM_ARGS = [
 ]
 
 
+#: The environment variables that change how the app runs: a test names
+#: the ones it wants, and none leaks in from the developer's shell.
+SETTINGS_ENV = (SECRET_ENV, OLD_SECRETS_ENV, ALLOWED_HOSTS_ENV, STORE_ENV,
+                'TUTORIAL_REDIS_URL')
+
+
 class Raw:
     """Passes bytes through, so a test can sign any payload at all."""
 
@@ -45,6 +56,17 @@ class Raw:
 
     def loads(self, value):
         return value
+
+
+def https_client(app):
+    """A WebTest client that reaches ``app`` at https://localhost/, as a
+    browser behind production's TLS proxy does: it sends the Secure
+    cookie, and its forms pass Pyramid's check of their origin."""
+    import webtest
+
+    return webtest.TestApp(app, extra_environ={
+        'wsgi.url_scheme': 'https', 'HTTP_HOST': 'localhost',
+        'SERVER_PORT': '443'})
 
 
 def forge_cookie(payload, secret=DEVELOPMENT_SECRET):
@@ -110,7 +132,7 @@ class Server:
             f.write(text)
         # settings in the developer's own environment must not leak in
         self.env = dict(os.environ)
-        for name in (SECRET_ENV, OLD_SECRETS_ENV, ALLOWED_HOSTS_ENV):
+        for name in SETTINGS_ENV:
             self.env.pop(name, None)
         self.env['PYTHONUNBUFFERED'] = '1'  # the log in the order it happens
         self.env.update(env or {})

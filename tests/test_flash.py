@@ -12,7 +12,7 @@ from tutorial.flash import (
     form_alone,
     render_form,
     )
-from tutorial.sessions import MAX_FLASH_MESSAGES
+from tutorial.session_data import MAX_FLASH_MESSAGES
 from tutorial.tests import count_on
 
 from .support import forge_cookie, session_in

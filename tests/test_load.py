@@ -13,7 +13,7 @@ import threading
 import time
 
 from tutorial.flash import RESET_MESSAGE
-from tutorial.sessions import SECRET_ENV
+from tutorial.session_secrets import SECRET_ENV
 from tutorial.tests import count_on
 
 from .support import Server

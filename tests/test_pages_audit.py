@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from tutorial.flash import RESET_MESSAGE
-from tutorial.sessions import SECRET_ENV
+from tutorial.session_secrets import SECRET_ENV
 from tutorial.tests import count_on
 
 from .support import PROJECT, Server, free_port, shot

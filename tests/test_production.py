@@ -4,7 +4,11 @@ import os
 import pytest
 from pyramid.paster import get_appsettings
 
-from tutorial.sessions import DEVELOPMENT_SECRET, SECRET_ENV, session_secret
+from tutorial.session_secrets import (
+    DEVELOPMENT_SECRET,
+    SECRET_ENV,
+    session_secret,
+    )
 from tutorial.tests import count_on
 
 from .support import PROJECT, Server, run_pserve

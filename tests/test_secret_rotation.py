@@ -10,7 +10,8 @@ import pytest
 import webtest
 
 from tutorial import main
-from tutorial.sessions import (
+from tutorial.encrypted_store import SessionCipher
+from tutorial.session_secrets import (
     DEVELOPMENT_SECRET,
     OLD_SECRETS_ENV,
     SECRET_ENV,
@@ -18,6 +19,7 @@ from tutorial.sessions import (
     old_session_secrets,
     session_secret,
     )
+from tutorial.session_stores import STORE_ENV
 from tutorial.tests import count_on
 
 from .support import Raw, RedisServer, Server, forge_cookie, run_pserve
@@ -161,7 +163,20 @@ def test_pserve_refuses_a_weak_old_secret_in_one_line():
 
 # The procedure README gives, through real processes.
 
-def test_two_processes_change_secret_one_at_a_time_and_lose_no_one():
+def made_by(store, cookie, secret):
+    """Whether ``secret`` signed (the cookie store) or encrypted (the
+    encrypted store) ``cookie``."""
+    if store == 'cookie':
+        return signed_by(cookie, secret)
+    try:
+        SessionCipher(secret, serializer=Raw()).loads(cookie.encode('ascii'))
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize('store', ['cookie', 'encrypted'])
+def test_two_processes_change_secret_one_at_a_time_and_lose_no_one(store):
     """Two `pserve production.ini` behind one address, restarted one at a
     time through the three steps, while a visitor alternates."""
     steps = [
@@ -173,6 +188,8 @@ def test_two_processes_change_secret_one_at_a_time_and_lose_no_one():
         # 3: the old one is dropped, once its sessions have expired
         {SECRET_ENV: NEW},
     ]
+    for env in steps:
+        env[STORE_ENV] = store
     servers = [Server('production.ini', env=steps[0]).start(),
                Server('production.ini', env=steps[0]).start()]
     counts, cookie, turn = [], None, 0
@@ -191,6 +208,7 @@ def test_two_processes_change_secret_one_at_a_time_and_lose_no_one():
         for _ in range(4):
             visit_next()
         cookie_from_the_old_secret = cookie
+        assert made_by(store, cookie, OLD)
         for env in steps[1:]:
             for n in range(2):
                 servers[n].__exit__(None, None, None)
@@ -200,9 +218,10 @@ def test_two_processes_change_secret_one_at_a_time_and_lose_no_one():
                     visit_next()
         # the count never went back
         assert counts == list(range(1, len(counts) + 1))
-        assert signed_by(cookie, NEW) and not signed_by(cookie, OLD)
+        # written again by the new secret: the old one alone cannot read it
+        assert made_by(store, cookie, NEW) and not made_by(store, cookie, OLD)
 
-        # a cookie signed only by the dropped secret starts again at 1
+        # a cookie made only with the dropped secret starts again at 1
         status, headers, body = servers[0].get(
             '/', cookie='session=' + cookie_from_the_old_secret)
         assert count_on(body.decode()) == 1

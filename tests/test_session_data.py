@@ -6,17 +6,7 @@ such a cookie: the page must answer 200, reset what it cannot use, keep
 what it can, and set a cookie a browser will store.
 """
 import pytest
-from pyramid.request import Request
-from pyramid.response import Response
-from pyramid.session import BaseCookieSessionFactory
-
-from tutorial.sessions import (
-    MAX_COUNTER,
-    CookieSessionFactory,
-    SessionSerializer,
-    SessionSigner,
-    clean_state,
-    )
+from tutorial.session_data import MAX_COUNTER, clean_state
 from tutorial.tests import count_on
 
 from .support import forge_cookie, session_in
@@ -103,28 +93,3 @@ def test_a_session_that_timed_out_starts_again(testapp):
 def test_clean_state_keeps_what_the_app_wrote():
     state = {'counter': 12, '_f_': ['Saved.'], '_csrft_': 'ab' * 20}
     assert clean_state(dict(state)) == state
-
-
-@pytest.mark.parametrize('secure', [False, True])
-@pytest.mark.parametrize('exception', [None, ValueError('an error page')])
-@pytest.mark.parametrize('set_on_exception', [True, False])
-def test_the_session_cookie_is_the_one_pyramid_writes(secure, exception,
-                                                      set_on_exception):
-    signer = SessionSigner('0123456789abcdef' * 4,
-                           serializer=SessionSerializer())
-    cookie = {'secure': secure, 'httponly': True, 'samesite': 'Lax',
-              'set_on_exception': set_on_exception}
-    written = []
-    for factory in (BaseCookieSessionFactory(signer, **cookie),
-                    CookieSessionFactory(signer, **cookie)):
-        request = Request.blank('/')
-        request.exception = exception
-        session = factory(request)
-        session['counter'] = 7
-        session.flash('a message')
-        session.created, session.accessed = 1.7e9, 1.7e9 + 5
-        response = Response()
-        written.append((session._set_cookie(response),
-                        response.headers.getall('Set-Cookie')))
-    assert written[0] == written[1]
-    assert written[1][0] is (set_on_exception or exception is None)

@@ -1,45 +1,33 @@
 from pyramid.config import Configurator
+from pyramid.session import SignedCookieSessionFactory
 
-from .sessions import (
-    CookieSessionFactory,
-    SessionSerializer,
-    secure_cookie,
-    session_signer,
-    session_store,
-    )
+from .session_data import SessionSerializer
+from .session_secrets import session_secret
+from .session_stores import cookie_flags, with_store_middleware
 
 
 def main(global_config, **settings):
     """Return the tutorial's WSGI application."""
-    store = session_store(settings)
-    my_session_factory = None
-    if store == 'cookie':
-        # SignedCookieSessionFactory(secret), with a signer that also
-        # reads cookies signed with an old secret (see sessions.py)
-        my_session_factory = CookieSessionFactory(
-            session_signer(settings, serializer=SessionSerializer()),
-            secure=secure_cookie(settings),
-            httponly=True,
-            samesite='Lax',
-        )
+    my_session_factory = SignedCookieSessionFactory(
+        session_secret(settings), serializer=SessionSerializer(),
+        **cookie_flags(settings))
     config = Configurator(settings=settings,
                           session_factory=my_session_factory)
     config.include('pyramid_chameleon')
     config.add_route('home', '/')
     config.add_route('hello', '/howdy')
     config.scan('.views')
-    # Beyond the step: the flash-message form, the app's own look and
-    # error pages, a guard against requests it should not read, the
-    # headers of a deployed site, fewer queue warnings under load, and
-    # sessions in Redis.
+    # Beyond the step, one line each:
+    # the "Reset the counter" form and its flash message
     config.include('.flash')
+    # the app's look, and its own 404, 400 and 503 pages
     config.include('.pages')
+    # hosts it does not serve, and requests it cannot read, get a 400
     config.include('.request_guard')
+    # the headers a deployed site sends
     config.include('.security_headers')
+    # waitress's "queue depth" warnings summed up
     config.include('.queue_warnings')
-    if store == 'redis':
-        from .redis_store import StoreUnavailable
-
-        config.include('.redis_store')
-        return StoreUnavailable(config.make_wsgi_app())
-    return config.make_wsgi_app()
+    # the store named by tutorial.session_store, if not the step's cookie
+    config.include('.session_stores')
+    return with_store_middleware(config.make_wsgi_app())

@@ -22,13 +22,12 @@ except ImportError:
 
 from .pages import html_response, message_page
 from .security_headers import add_security_headers, security_headers
-from .sessions import (
-    clean_state,
-    dump_json,
-    is_int,
-    is_time,
-    secure_cookie,
-    session_signer,
+from .session_data import clean_state, dump_json, is_int, is_time
+from .session_secrets import session_signer
+from .session_stores import (
+    MIDDLEWARE,
+    cookie_flags,
+    replace_session_factory,
     )
 
 log = logging.getLogger(__name__)
@@ -194,13 +193,14 @@ def redis_session_factory(settings):
     # the cookie signer of the cookie store, with pyramid_session_redis's salt
     signer = session_signer(settings, salt='pyramid_session_redis.',
                             serializer=SessionIdText())
+    flags = cookie_flags(settings)
     factory = RedisSessionFactory(
         None,
         cookie_signer=signer,
         redis_client_callable=lambda request, **options: client,
-        cookie_secure=secure_cookie(settings),
-        cookie_httponly=True,
-        cookie_samesite='Lax',
+        cookie_secure=flags['secure'],
+        cookie_httponly=flags['httponly'],
+        cookie_samesite=flags['samesite'],
         serialize=dump_json,
         deserialize=deserialize,
         deserialized_fails_new=True,
@@ -262,7 +262,8 @@ class StoreUnavailable:
 
 
 def includeme(config):
-    config.set_session_factory(
-        redis_session_factory(config.get_settings()))
+    replace_session_factory(config,
+                            redis_session_factory(config.get_settings()))
     for error in (ConnectionError, TimeoutError):
         config.add_exception_view(store_unavailable, context=error)
+    config.registry[MIDDLEWARE] = StoreUnavailable

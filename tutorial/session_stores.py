@@ -1,0 +1,76 @@
+"""Beyond the step: which store keeps the sessions, and the cookie's flags.
+
+main() registers the step's SignedCookieSessionFactory. One setting,
+``tutorial.session_store`` (the environment's TUTORIAL_SESSION_STORE wins,
+so that one ini file can serve any store), names the store; the module of
+that store replaces the factory in its own ``includeme`` when it must:
+
+- ``cookie``: the step's signed cookie (session_secrets.py replaces it only
+  while old secrets are named, to read what they signed);
+- ``encrypted``: a cookie only the server can read (encrypted_store.py);
+- ``redis``: the data in Redis, an id in the cookie (redis_store.py).
+"""
+import os
+
+from pyramid.settings import asbool
+
+STORE_ENV = 'TUTORIAL_SESSION_STORE'
+
+#: Each store, and the module that sets it up.
+SESSION_STORES = {
+    'cookie': '.session_secrets',
+    'encrypted': '.encrypted_store',
+    'redis': '.redis_store',
+}
+
+#: Where a store names the WSGI middleware it needs around the app.
+MIDDLEWARE = 'tutorial.session_store_middleware'
+
+
+def session_store(settings, environ=os.environ):
+    """The store named by TUTORIAL_SESSION_STORE, else by the setting,
+    else the step's cookie; any other name stops the app in one line."""
+    store = (environ.get(STORE_ENV)
+             or settings.get('tutorial.session_store')
+             or 'cookie')
+    if store not in SESSION_STORES:
+        raise SystemExit(
+            'tutorial: tutorial.session_store (or %s) is %r; it must be one '
+            'of: %s' % (STORE_ENV, store, ', '.join(SESSION_STORES)))
+    return store
+
+
+def cookie_flags(settings):
+    """The session cookie's flags, for every store: never readable by a
+    page's scripts, not sent with other sites' forms, and in production
+    (``tutorial.secure_cookie``) sent over HTTPS only."""
+    return {
+        'secure': asbool(settings.get('tutorial.secure_cookie', False)),
+        'httponly': True,
+        'samesite': 'Lax',
+    }
+
+
+def replace_session_factory(config, factory):
+    """Register ``factory`` in place of the step's, from a store's
+    includeme.
+
+    What main() itself configures wins over what an include does, in
+    Pyramid's conflict resolution, and main() hands the step's factory to
+    the Configurator; so what is pending is committed first, as Pyramid's
+    documentation advises for overriding, and this factory then replaces
+    it.
+    """
+    config.commit()
+    config.set_session_factory(factory)
+
+
+def with_store_middleware(app):
+    """The app, inside the middleware its store named, if any."""
+    middleware = app.registry.get(MIDDLEWARE)
+    return middleware(app) if middleware else app
+
+
+def includeme(config):
+    store = session_store(config.get_settings())
+    config.include(SESSION_STORES[store])

@@ -2,36 +2,47 @@
 
     .venv/bin/pip install -e ".[bench]"      # Flask, for the comparison
     .venv/bin/python bench/run.py [--seconds 3] [--rounds 15]
+        [--stores cookie,encrypted,redis]
 
-Four servers on 127.0.0.1, each on its own waitress with its defaults:
+Servers on 127.0.0.1, each on its own waitress with its defaults:
 
 - the printed step (bench/step.py): SignedCookieSessionFactory, the two
   routes, this project's TutorialViews and the step's own template;
 - this project, `pserve production.ini` with a strong secret, every
   protection on (request guard, allowed hosts, security headers, the
-  rotating signer, the checked session, the form);
+  checked session, the form), once for each session store named: the
+  step's signed cookie, the encrypted cookie, and Redis (a redis-server of
+  its own, when Debian's redis-server is installed);
 - Flask (bench/flask_app.py): the same page and session, its Jinja2
   template compiled once;
 - a bare WSGI callable returning a page of the same size: the ceiling.
 
 wrk (Debian's `wrk`) drives each in turn, as a first-time visitor (no
 cookie: a new session on every request) and as a returning one (one
-session cookie, read, counted and signed again on every request). Rounds
+session cookie, read, counted and written again on every request). Rounds
 alternate the servers, so that all of them see the same noise; each
 figure is the median of the rounds, and each ratio the median of the
 rounds' own ratios: two servers measured within seconds of each other
 share whatever else the machine is doing, which changes from one second
 to the next on a shared machine; many short rounds follow it more closely
-than a few long ones. It prints the figures, the ratios, the targets, and
-which of them miss.
+than a few long ones.
+
+Before the servers start, each app's own cost per request is measured in
+this process: the WSGI app called on one thread, its thread time per call
+over rounds of calls, the median round. It leaves out the server and
+what other processes do to the wall clock, so the host moves it least.
+
+It prints the figures, the ratios, the targets, and which of them miss.
 """
 import argparse
+import contextlib
 import os
 import re
 import shutil
 import statistics
 import subprocess
 import sys
+import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -39,20 +50,34 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from tests.support import (  # noqa: E402
     BIN,
+    PROJECT,
+    RedisServer,
     Server,
     free_port,
     wait_for_port,
+    wsgi_request,
     )
 from tutorial.session_secrets import SECRET_ENV  # noqa: E402
+from tutorial.session_stores import STORE_ENV  # noqa: E402
 
 # Targets for the returning visitor, measured in the same run.
 TARGET_PROJECT_OVER_STEP = 0.95
 TARGET_PROJECT_OVER_FLASK = 1.3
 TARGET_P99_MS = 25
+# In process, a returning visitor: the encrypted store costs at most 1/0.9
+# of what the signed one costs.
+TARGET_SIGNED_OVER_ENCRYPTED = 0.9
 
-SERVERS = ['step', 'project', 'flask', 'bare']
+SERVERS = ['step', 'project', 'encrypted', 'redis', 'flask', 'bare']
 NAMES = {'step': 'printed step', 'project': 'this project',
+         'encrypted': '  encrypted', 'redis': '  Redis',
          'flask': 'Flask 3', 'bare': 'bare WSGI'}
+#: The project's servers for each store: the signed cookie is 'project'.
+STORES = {'cookie': 'project', 'encrypted': 'encrypted', 'redis': 'redis'}
+
+#: In process: rounds of calls, and calls a round.
+IN_PROCESS_ROUNDS = 9
+IN_PROCESS_CALLS = 1000
 
 
 def wrk(url, seconds, connections, cookie=None):
@@ -112,11 +137,52 @@ def first_answer(url):
         return response.read(), cookie or None
 
 
+def project_app(env):
+    """This project's app as `pserve production.ini` builds it, with
+    ``env`` in the environment while it is built."""
+    from pyramid.paster import get_appsettings
+
+    from tutorial import main as tutorial_main
+
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        return tutorial_main({}, **get_appsettings(
+            os.path.join(PROJECT, 'production.ini')))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def in_process_costs(apps):
+    """Each app's thread time per call, in microseconds, for a first and a
+    returning visitor: the median of rounds that take turns between the
+    apps."""
+    cookies = {name: wsgi_request(app, 'GET', '/')[1]
+               for name, app in apps.items()}
+    rounds = {}
+    for _ in range(IN_PROCESS_ROUNDS):
+        for name, app in apps.items():
+            for visitor in ('first', 'returning'):
+                cookie = cookies[name] if visitor == 'returning' else None
+                started = time.thread_time()
+                for _ in range(IN_PROCESS_CALLS):
+                    wsgi_request(app, 'GET', '/', cookie)
+                rounds.setdefault((name, visitor), []).append(
+                    (time.thread_time() - started) / IN_PROCESS_CALLS * 1e6)
+    return {key: statistics.median(values) for key, values in rounds.items()}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--seconds', type=int, default=3)
     parser.add_argument('--rounds', type=int, default=15)
     parser.add_argument('--connections', type=int, default=16)
+    parser.add_argument('--stores', default='cookie,encrypted,redis',
+                        help='the session stores to serve the project with')
     args = parser.parse_args()
     if shutil.which('wrk') is None:
         sys.exit('bench: wrk not found: apt-get install wrk')
@@ -124,36 +190,68 @@ def main():
         import flask  # noqa: F401
     except ImportError:
         sys.exit('bench: Flask not found: pip install -e ".[bench]"')
+    stores = args.stores.split(',')
+    if 'cookie' not in stores or not set(stores) <= set(STORES):
+        sys.exit('bench: --stores names cookie and any of: encrypted, redis')
+    if 'redis' in stores and shutil.which('redis-server') is None:
+        print('bench: no redis-server (apt-get install redis-server): '
+              'Redis sessions left out', file=sys.stderr)
+        stores.remove('redis')
 
     secret = os.environ.get(SECRET_ENV) or os.urandom(32).hex()
-    with Server('production.ini', env={SECRET_ENV: secret}) as project, \
-            Waitress('--call', 'step:main') as step, \
-            Waitress('flask_app:app',
-                     env={'BENCH_SECRET': secret}) as flask_server:
-        page, _ = first_answer(project.url)
-        with Waitress('bare:app',
-                      env={'BENCH_PAGE_SIZE': str(len(page))}) as bare:
-            servers = {'step': step, 'project': project, 'flask': flask_server,
-                       'bare': bare}
-            cookies = {name: first_answer(server.url)[1]
-                       for name, server in servers.items()}
-            runs = {}
-            for n in range(args.rounds):
-                # each round starts with another server; the servers that
-                # are compared run one after another, a few seconds apart
-                order = SERVERS[n % 4:] + SERVERS[:n % 4]
-                for visitor in ('first', 'returning'):
-                    for name in order:
-                        cookie = cookies[name] if visitor == 'returning' \
-                            else None
-                        if visitor == 'returning' and not cookie:
-                            continue  # the bare callable has no session
-                        runs.setdefault((name, visitor), []).append(
-                            wrk(servers[name].url + '/', args.seconds,
-                                args.connections, cookie))
-                print('round %d of %d done' % (n + 1, args.rounds),
-                      file=sys.stderr)
-    report(runs, args, len(page))
+    redis = RedisServer().start() if 'redis' in stores else None
+    try:
+        envs = {STORES[store]: {SECRET_ENV: secret, STORE_ENV: store}
+                for store in stores}
+        if redis:
+            envs['redis']['TUTORIAL_REDIS_URL'] = redis.url
+        sys.path.insert(0, HERE)
+        import step
+
+        apps = {'step': step.main()}
+        apps.update((name, project_app(env)) for name, env in envs.items())
+        print('in process: %d rounds of %d calls' % (
+            IN_PROCESS_ROUNDS, IN_PROCESS_CALLS), file=sys.stderr)
+        costs = in_process_costs(apps)
+        runs, page_size = serve_and_measure(args, envs, secret)
+    finally:
+        if redis:
+            redis.stop()
+    report(runs, costs, args, page_size)
+
+
+def serve_and_measure(args, envs, secret):
+    """wrk against each server, round after round; the runs, and the size
+    of the project's page."""
+    with contextlib.ExitStack() as stack:
+        servers = {name: stack.enter_context(Server('production.ini', env=env))
+                   for name, env in envs.items()}
+        servers['step'] = stack.enter_context(Waitress('--call', 'step:main'))
+        servers['flask'] = stack.enter_context(
+            Waitress('flask_app:app', env={'BENCH_SECRET': secret}))
+        page, _ = first_answer(servers['project'].url)
+        servers['bare'] = stack.enter_context(
+            Waitress('bare:app', env={'BENCH_PAGE_SIZE': str(len(page))}))
+        names = [name for name in SERVERS if name in servers]
+        cookies = {name: first_answer(server.url)[1]
+                   for name, server in servers.items()}
+        runs = {}
+        for n in range(args.rounds):
+            # each round starts with another server; the servers that
+            # are compared run one after another, a few seconds apart
+            order = names[n % len(names):] + names[:n % len(names)]
+            for visitor in ('first', 'returning'):
+                for name in order:
+                    cookie = cookies[name] if visitor == 'returning' \
+                        else None
+                    if visitor == 'returning' and not cookie:
+                        continue  # the bare callable has no session
+                    runs.setdefault((name, visitor), []).append(
+                        wrk(servers[name].url + '/', args.seconds,
+                            args.connections, cookie))
+            print('round %d of %d done' % (n + 1, args.rounds),
+                  file=sys.stderr)
+    return runs, len(page)
 
 
 def median_run(runs):
@@ -162,46 +260,67 @@ def median_run(runs):
         + (sum(r[3] for r in runs),)
 
 
-def report(runs, args, page_size):
+def report(runs, costs, args, page_size):
     figures = {key: median_run(value) for key, value in runs.items()}
     print('%d connections, %d rounds of %d s, page of %d bytes, on %d cores'
           % (args.connections, args.rounds, args.seconds, page_size,
              os.cpu_count()))
-    print('%-14s %-10s %9s %8s %8s %7s' % (
-        'server', 'visitor', 'req/s', 'p50 ms', 'p99 ms', 'errors'))
+    print('%-14s %-10s %9s %8s %8s %7s %12s' % (
+        'server', 'visitor', 'req/s', 'p50 ms', 'p99 ms', 'errors',
+        'in-process'))
     for (name, visitor), (rps, p50, p99, errors) in sorted(
             figures.items(), key=lambda item: (SERVERS.index(item[0][0]),
                                                item[0][1])):
-        print('%-14s %-10s %9.0f %8.2f %8.2f %7d' % (
-            NAMES[name], visitor, rps, p50, p99, errors))
+        cost = costs.get((name, visitor))
+        print('%-14s %-10s %9.0f %8.2f %8.2f %7d %12s' % (
+            NAMES[name], visitor, rps, p50, p99, errors,
+            '%.1f us' % cost if cost else ''))
 
-    def ratio(visitor, other):
+    def ratio(visitor, mine, other):
         # the bare callable has no session: one figure for both visitors
-        project = runs[('project', visitor)]
         others = runs[(other, 'first' if other == 'bare' else visitor)]
         return statistics.median(
-            mine[0] / theirs[0] for mine, theirs in zip(project, others))
+            a[0] / b[0] for a, b in zip(runs[(mine, visitor)], others))
 
-    misses = []
     print()
     for visitor in ('first', 'returning'):
         print('%s visitor: project/step %.2f, project/Flask %.2f, '
               'project/bare %.2f' % (
-                  visitor, ratio(visitor, 'step'), ratio(visitor, 'flask'),
-                  ratio(visitor, 'bare')))
+                  visitor, ratio(visitor, 'project', 'step'),
+                  ratio(visitor, 'project', 'flask'),
+                  ratio(visitor, 'project', 'bare')))
     print('project/step, returning, round by round: %s' % ' '.join(
         '%.2f' % (mine[0] / theirs[0]) for mine, theirs in zip(
             runs[('project', 'returning')], runs[('step', 'returning')])))
+    print('in process, returning: step %.1f us, project %.1f us '
+          '(step/project %.2f)' % (
+              costs[('step', 'returning')], costs[('project', 'returning')],
+              costs[('step', 'returning')] / costs[('project', 'returning')]))
+    for store in ('encrypted', 'redis'):
+        if (store, 'returning') in runs:
+            print('%s store/signed cookie, req/s: first %.2f, returning '
+                  '%.2f; in process, signed/%s: first %.2f, returning %.2f'
+                  % (store, ratio('first', store, 'project'),
+                     ratio('returning', store, 'project'), store,
+                     costs[('project', 'first')] / costs[(store, 'first')],
+                     costs[('project', 'returning')]
+                     / costs[(store, 'returning')]))
     checks = [
-        ('project/step, returning', ratio('returning', 'step'),
+        ('project/step, returning', ratio('returning', 'project', 'step'),
          TARGET_PROJECT_OVER_STEP, '>='),
-        ('project/Flask, returning', ratio('returning', 'flask'),
+        ('project/Flask, returning', ratio('returning', 'project', 'flask'),
          TARGET_PROJECT_OVER_FLASK, '>='),
         ('project p99 ms, returning', figures[('project', 'returning')][2],
          TARGET_P99_MS, '<'),
         ('errors, all servers', sum(f[3] for f in figures.values()), 0,
          '=='),
     ]
+    if ('encrypted', 'returning') in costs:
+        checks.append((
+            'signed/encrypted in process', costs[('project', 'returning')]
+            / costs[('encrypted', 'returning')],
+            TARGET_SIGNED_OVER_ENCRYPTED, '>='))
+    misses = []
     for name, value, target, sense in checks:
         met = {'>=': value >= target, '<': value < target,
                '==': value == target}[sense]

@@ -7,7 +7,6 @@ must stay flat. Timing is not asserted here: bench/ measures it.
 """
 import gc
 import http.client
-import io
 import re
 import threading
 import time
@@ -16,7 +15,7 @@ from tutorial.flash import RESET_MESSAGE
 from tutorial.session_secrets import SECRET_ENV
 from tutorial.tests import count_on
 
-from .support import Server
+from .support import Server, wsgi_request
 
 CONNECTIONS = 16
 REQUESTS = 20_000
@@ -99,32 +98,6 @@ def test_many_concurrent_visitors_get_no_errors_and_memory_stays_flat():
     done = sum(v.done for v in visitors)
     assert done == REQUESTS, 'only %d requests in %d s' % (done, TIME_LIMIT)
     assert after - before < MAX_GROWTH_KB, (before, after)
-
-
-def wsgi_request(app, method, path, cookie=None, body=b''):
-    """One request straight to the WSGI app: its status, the session
-    cookie it leaves the visitor with, and its body."""
-    environ = {
-        'REQUEST_METHOD': method, 'PATH_INFO': path, 'SCRIPT_NAME': '',
-        'QUERY_STRING': '', 'SERVER_NAME': 'localhost', 'SERVER_PORT': '80',
-        'SERVER_PROTOCOL': 'HTTP/1.1', 'HTTP_HOST': 'localhost',
-        'wsgi.url_scheme': 'http', 'wsgi.input': io.BytesIO(body),
-        'CONTENT_LENGTH': str(len(body)),
-        'CONTENT_TYPE': 'application/x-www-form-urlencoded',
-    }
-    if cookie:
-        environ['HTTP_COOKIE'] = cookie
-    answer = {}
-
-    def start_response(status, headers, exc_info=None):
-        answer['status'] = status
-        answer['cookie'] = dict(headers).get('Set-Cookie', '').split(';')[0]
-    chunks = app(environ, start_response)
-    try:
-        body = b''.join(chunks)
-    finally:
-        getattr(chunks, 'close', lambda: None)()
-    return answer['status'], answer['cookie'] or cookie, body
 
 
 def test_pages_leave_nothing_for_the_garbage_collector(app_from_ini):

@@ -216,7 +216,7 @@ def main():
         runs, page_size = serve_and_measure(args, envs, secret)
     finally:
         if redis:
-            redis.stop()
+            redis.remove()
     report(runs, costs, args, page_size)
 
 

@@ -7,7 +7,13 @@ from pyramid.paster import get_appsettings
 from tutorial import main
 from tutorial.session_secrets import SECRET_ENV
 
-from .support import CHROMIUM_ARGS, PROJECT, SETTINGS_ENV, require
+from .support import (
+    CHROMIUM_ARGS,
+    PROJECT,
+    SETTINGS_ENV,
+    make_certificates,
+    require,
+    )
 
 #: A secret production accepts, for the apps the tests build from its ini.
 PRODUCTION_SECRET = 'tests-production-secret-0123456789-' * 2
@@ -42,6 +48,20 @@ def app_from_ini(monkeypatch):
             monkeypatch.setenv(name, value)
         return main({}, **get_appsettings(os.path.join(PROJECT, ini)))
     return build
+
+
+@pytest.fixture(scope='session')
+def certificates(tmp_path_factory):
+    """A certificate authority of the tests' own, and the server and client
+    certificates it signed, made for this run (paths by name)."""
+    return make_certificates(str(tmp_path_factory.mktemp('certificates')))
+
+
+@pytest.fixture(scope='session')
+def other_certificates(tmp_path_factory):
+    """Another authority, and a server certificate it signed: one that
+    clients trusting the first authority refuse."""
+    return make_certificates(str(tmp_path_factory.mktemp('other')))
 
 
 @pytest.fixture

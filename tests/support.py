@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -278,21 +279,184 @@ def require(program, package):
     return path
 
 
-class RedisServer:
-    """A real redis-server on 127.0.0.1 and a free port, keeping no files."""
+def served_again(app, cookie, limit=10):
+    """Load / until it is served again (the app asks Redis again a moment
+    after it failed); return the page."""
+    deadline = time.monotonic() + limit
+    while True:
+        status, headers, body = app.get('/', cookie=cookie)
+        if status == 200:
+            return body
+        assert status == 503 and time.monotonic() < deadline, status
+        time.sleep(0.02)
 
-    def __init__(self):
+
+def visit_concurrently(server, visitors, seconds):
+    """``visitors`` threads each load /howdy for ``seconds``; return the
+    statuses seen and the longest answer, in seconds."""
+    statuses, longest = [], [0.0]
+    stop = time.monotonic() + seconds
+
+    def visit():
+        while time.monotonic() < stop:
+            started = time.monotonic()
+            status, headers, body = server.get('/howdy')
+            longest[0] = max(longest[0], time.monotonic() - started)
+            statuses.append(status)
+
+    threads = [threading.Thread(target=visit) for _ in range(visitors)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses, longest[0]
+
+
+def make_certificates(folder):
+    """A certificate authority, a server certificate it signed for
+    127.0.0.1 and localhost, a client certificate it signed, and another
+    authority that signed none of them: PEM files in ``folder``, made now
+    (no private key is committed). Returns their paths by name."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    import ipaddress
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    paths = {}
+
+    def save(name, key, certificate):
+        paths[name + '_key'] = os.path.join(folder, name + '.key')
+        paths[name] = os.path.join(folder, name + '.crt')
+        with open(paths[name + '_key'], 'wb') as f:
+            f.write(key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption()))
+        with open(paths[name], 'wb') as f:
+            f.write(certificate.public_bytes(serialization.Encoding.PEM))
+
+    def make(name, issuer=None, issuer_key=None, san=None, usage=None):
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(
+            NameOID.COMMON_NAME, 'tutorial tests ' + name)])
+        builder = (x509.CertificateBuilder()
+                   .subject_name(subject)
+                   .issuer_name(issuer or subject)
+                   .public_key(key.public_key())
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=2)))
+        if issuer is None:
+            builder = builder.add_extension(
+                x509.BasicConstraints(ca=True, path_length=None), True)
+        else:
+            builder = builder.add_extension(
+                x509.BasicConstraints(ca=False, path_length=None), True)
+            builder = builder.add_extension(
+                x509.ExtendedKeyUsage([usage]), False)
+        if san:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(san), False)
+        certificate = builder.sign(issuer_key or key, hashes.SHA256())
+        save(name, key, certificate)
+        return subject, key
+
+    ca, ca_key = make('ca')
+    make('other_ca')
+    make('server', ca, ca_key, usage=ExtendedKeyUsageOID.SERVER_AUTH,
+         san=[x509.IPAddress(ipaddress.ip_address('127.0.0.1')),
+              x509.DNSName('localhost')])
+    make('client', ca, ca_key, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+    return paths
+
+
+def wait_for_socket(path, process, timeout):
+    """Wait until something accepts connections on the unix socket
+    ``path``; False when ``process`` ends or time runs out first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        with socket.socket(socket.AF_UNIX) as s:
+            try:
+                s.connect(path)
+                return True
+            except OSError:
+                time.sleep(0.05)
+    return False
+
+
+class RedisServer:
+    """A real redis-server on 127.0.0.1 and a free port, keeping no files.
+
+    ``tls`` (the paths make_certificates returns) makes it speak TLS only,
+    and ``client_certificates`` makes it ask clients for theirs;
+    ``unix_socket`` makes it listen on a socket in a folder of its own and
+    on no port; ``password`` turns the default user off and lets in only
+    the user ``app`` with that password. ``url`` is how a client reaches
+    it, with no user or password; ``admin_url`` with them.
+    """
+
+    def __init__(self, tls=None, client_certificates=False,
+                 unix_socket=False, password=None, port=None, config=()):
         self.binary = require('redis-server', 'redis-server')
-        self.port = free_port()
-        self.url = 'redis://127.0.0.1:%d/0' % self.port
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix='tutorial-redis-')
+        self.tls = tls
+        self.password = password
+        self.socket = os.path.join(self.dir, 'redis.sock') \
+            if unix_socket else None
+        lines = ['bind 127.0.0.1', 'save ""', 'appendonly no',
+                 'dir ' + self.dir, *config]
+        if tls:
+            lines += [
+                'port 0', 'tls-port %d' % self.port,
+                'tls-cert-file ' + tls['server'],
+                'tls-key-file ' + tls['server_key'],
+                'tls-ca-cert-file ' + tls['ca'],
+                'tls-auth-clients %s' % ('yes' if client_certificates
+                                         else 'no')]
+            query = '?ssl_ca_certs=' + tls['ca']
+            if client_certificates:
+                query += '&ssl_certfile=%s&ssl_keyfile=%s' % (
+                    tls['client'], tls['client_key'])
+            self.url = 'rediss://127.0.0.1:%d/0%s' % (self.port, query)
+        elif unix_socket:
+            lines += ['port 0', 'unixsocket ' + self.socket,
+                      'unixsocketperm 700']
+            self.url = 'unix://%s?db=0' % self.socket
+        else:
+            lines += ['port %d' % self.port]
+            self.url = 'redis://127.0.0.1:%d/0' % self.port
+        if password:
+            lines += ['user default off',
+                      'user app on >%s ~* &* +@all' % password]
+        self.config = os.path.join(self.dir, 'redis.conf')
+        with open(self.config, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
         self.process = None
+
+    def url_as(self, user, password):
+        """``url`` with a user and password in it."""
+        scheme, rest = self.url.split('://', 1)
+        return '%s://%s:%s@%s' % (scheme, user, password, rest)
+
+    @property
+    def admin_url(self):
+        return self.url_as('app', self.password) if self.password \
+            else self.url
 
     def start(self):
         self.process = subprocess.Popen(
-            [self.binary, '--bind', '127.0.0.1', '--port', str(self.port),
-             '--save', '', '--appendonly', 'no'],
+            [self.binary, self.config],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if wait_for_port(self.port, self.process, 10):
+        if self.socket:
+            started = wait_for_socket(self.socket, self.process, 10)
+        else:
+            started = wait_for_port(self.port, self.process, 10)
+        if started:
             return self
         self.stop()
         raise AssertionError('redis-server did not start')
@@ -306,7 +470,18 @@ class RedisServer:
                 self.process.kill()
                 self.process.wait(10)
 
+    def remove(self):
+        """Stop it, and remove its folder."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.remove()
+
     def client(self):
         import redis
 
-        return redis.Redis.from_url(self.url)
+        return redis.Redis.from_url(self.admin_url)

@@ -1,7 +1,6 @@
 """The same views and template over sessions kept in a real Redis."""
 import json
 import signal
-import threading
 import time
 
 import pytest
@@ -11,7 +10,13 @@ from tutorial import main
 from tutorial.flash import RESET_MESSAGE
 from tutorial.tests import count_on
 
-from .support import RedisServer, Server, free_port
+from .support import (
+    RedisServer,
+    Server,
+    free_port,
+    served_again,
+    visit_concurrently,
+    )
 
 REDIS = {'tutorial.session_store': 'redis'}
 
@@ -21,7 +26,7 @@ def redis_server():
     """A redis-server of the tests' own, stopped after the module."""
     server = RedisServer().start()
     yield server
-    server.stop()
+    server.remove()
 
 
 @pytest.fixture
@@ -95,7 +100,7 @@ def test_two_pserve_processes_share_the_sessions_in_redis(redis_server,
 
 
 def test_the_redis_url_comes_from_the_environment_then_the_settings():
-    from tutorial.redis_store import DEFAULT_REDIS_URL, redis_url
+    from tutorial.redis_client import DEFAULT_REDIS_URL, redis_url
 
     setting = {'tutorial.redis_url': 'redis://setting:6379/1'}
     environ = {'TUTORIAL_REDIS_URL': 'redis://environ:6379/2'}
@@ -136,18 +141,6 @@ def test_data_from_an_older_version_of_the_app_is_reset(testapp, redis):
     payload['m'].update(counter='seven', cart=['x'] * 100)
     redis.set(key, json.dumps(payload))
     assert count_on(testapp.get('/').text) == 1
-
-
-def served_again(app, cookie, limit=10):
-    """Load / until it is served again (the app asks Redis again a moment
-    after it failed); return the page."""
-    deadline = time.monotonic() + limit
-    while True:
-        status, headers, body = app.get('/', cookie=cookie)
-        if status == 200:
-            return body
-        assert status == 503 and time.monotonic() < deadline, status
-        time.sleep(0.02)
 
 
 def test_redis_stopped_gives_503_and_pserve_recovers(redis_server, redis):
@@ -211,27 +204,6 @@ def test_the_503_page_says_what_it_is(redis_server, redis):
     assert headers['Retry-After'] == '5'
 
 
-def visit_concurrently(server, visitors, seconds):
-    """``visitors`` threads each load /howdy for ``seconds``; return the
-    statuses seen and the longest answer, in seconds."""
-    statuses, longest = [], [0.0]
-    stop = time.monotonic() + seconds
-
-    def visit():
-        while time.monotonic() < stop:
-            started = time.monotonic()
-            status, headers, body = server.get('/howdy')
-            longest[0] = max(longest[0], time.monotonic() - started)
-            statuses.append(status)
-
-    threads = [threading.Thread(target=visit) for _ in range(visitors)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return statuses, longest[0]
-
-
 def test_redis_that_hangs_gets_a_quick_503_and_pserve_recovers(capsys):
     # Redis stopped with SIGSTOP takes connections and never answers: the
     # worst case, where every command waits for its timeout.
@@ -253,7 +225,7 @@ def test_redis_that_hangs_gets_a_quick_503_and_pserve_recovers(capsys):
             assert count_on(body.decode()) == 2
     finally:
         hanging.process.send_signal(signal.SIGCONT)
-        hanging.stop()
+        hanging.remove()
     # measured, not asserted: bench/ and the README report these
     with capsys.disabled():
         print('\n  Redis hanging, 16 visitors: %d answers, the longest '

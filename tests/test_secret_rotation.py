@@ -99,7 +99,7 @@ def test_a_cookie_signed_only_by_a_dropped_secret_starts_again(build):
 def redis_server():
     server = RedisServer().start()
     yield server
-    server.stop()
+    server.remove()
 
 
 def test_over_redis_the_id_cookie_is_signed_again_too(build, redis_server,

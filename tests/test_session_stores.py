@@ -127,7 +127,7 @@ def test_pserve_stops_on_an_unknown_store_with_one_line(ini):
 def redis_server():
     server = RedisServer().start()
     yield server
-    server.stop()
+    server.remove()
 
 
 @pytest.fixture

@@ -1,0 +1,444 @@
+"""How the Redis store reaches Redis, and what it says when it cannot.
+
+The operator names the server in one URL, TUTORIAL_REDIS_URL (or the
+setting ``tutorial.redis_url``), in any form redis-py's ``from_url`` reads:
+``redis://``, ``rediss://`` with its ``ssl_*`` options, ``unix://``, a user
+and a password in it. redis-py builds the client and picks the connection
+class for the URL; this module only adds, on top of the class it picked, a
+breaker that turns a Redis that hangs into a quick 503.
+
+At start the app asks Redis once: a URL that cannot work (a wrong password,
+a certificate that does not verify, TLS spoken to a plain port or plain to
+a TLS one, a URL redis-py cannot read) stops it with one line; a Redis that
+is only down gets a warning, and pages answer 503 until it is back. No line
+ever shows the password.
+"""
+import functools
+import logging
+import os
+import socket
+import ssl
+import threading
+import time
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.connection import Connection, SSLConnection, parse_url
+from redis.exceptions import (
+    AuthenticationError,
+    ConnectionError as RedisConnectionError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TimeoutError as RedisTimeoutError,
+    )
+from redis.retry import Retry
+
+log = logging.getLogger(__name__)
+
+#: Where sessions live unless TUTORIAL_REDIS_URL or the setting say.
+DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0'
+REDIS_URL_ENV = 'TUTORIAL_REDIS_URL'
+REDIS_URL_SETTING = 'tutorial.redis_url'
+
+#: How long a command may wait for Redis before the page says 503.
+REDIS_TIMEOUT = 1.0
+#: After Redis failed, how long requests get the 503 at once before one
+#: of them asks Redis again.
+REDIS_PAUSE = 0.5
+
+#: The replies by which a node says it cannot serve this write now: it is
+#: a replica (a failover demoted it), still loading its data, cut off from
+#: its primary, or its cluster is moving or down.
+FAILOVER_REPLIES = ('READONLY', 'LOADING', 'MASTERDOWN', 'TRYAGAIN',
+                    'CLUSTERDOWN')
+
+
+def redis_url(settings, environ=os.environ):
+    """The Redis server: the environment's, else the setting, else local."""
+    return (environ.get(REDIS_URL_ENV)
+            or settings.get(REDIS_URL_SETTING)
+            or DEFAULT_REDIS_URL)
+
+
+def url_source(settings, environ=os.environ):
+    """The name of what gave the URL, for messages about it."""
+    if environ.get(REDIS_URL_ENV):
+        return REDIS_URL_ENV
+    if settings.get(REDIS_URL_SETTING):
+        return '%s (or %s)' % (REDIS_URL_SETTING, REDIS_URL_ENV)
+    return '%s (not set: the default)' % REDIS_URL_ENV
+
+
+#: Query options whose values are secrets.
+SECRET_OPTIONS = ('password', 'ssl_password')
+
+
+def masked(url):
+    """``url`` as it may be logged: its password, if any, is ***."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            userinfo, _, host = netloc.rpartition('@')
+            netloc = '%s:***@%s' % (userinfo.partition(':')[0], host)
+        query = urlencode(
+            [(name, '***' if name in SECRET_OPTIONS else value)
+             for name, value in parse_qsl(parts.query,
+                                          keep_blank_values=True)],
+            safe='/*')
+        return urlunsplit(parts._replace(netloc=netloc, query=query))
+    except ValueError:
+        return '(a URL that cannot be read)'
+
+
+def _secrets_in(url):
+    """The password-like strings in ``url``, as written and decoded."""
+    try:
+        parts = urlsplit(url)
+        found = [parts.password] + [
+            value for name, value in parse_qsl(parts.query)
+            if name in SECRET_OPTIONS]
+    except ValueError:
+        # not even split: everything between '//' and the last '@'
+        found = [url.partition('//')[2].rpartition('@')[0]]
+    found = [secret for secret in found if secret]
+    return found + [unquote(secret) for secret in found]
+
+
+def scrubbed(text, url):
+    """``text`` with any password from ``url`` replaced by ***."""
+    for secret in sorted(_secrets_in(url), key=len, reverse=True):
+        text = text.replace(secret, '***')
+    return text
+
+
+def _chain(exc):
+    """``exc`` and the errors that led to it."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _first_line(exc):
+    return str(exc).split('\n')[0][:200]
+
+
+def is_failover_reply(exc):
+    return isinstance(exc, ReadOnlyError) or (
+        isinstance(exc, ResponseError)
+        and str(exc).split(' ', 1)[0] in FAILOVER_REPLIES)
+
+
+def cause_of(exc):
+    """What went wrong with Redis, in a few words: from ``exc`` and the
+    errors behind it (redis-py raises its own, over the socket's)."""
+    if isinstance(exc, StoreResting):
+        return exc.cause
+    chain = list(_chain(exc))
+    for error in chain:
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return 'TLS: the server certificate did not verify (%s)' \
+                % error.verify_message
+    if isinstance(exc, AuthenticationError) \
+            or str(exc).startswith(('WRONGPASS', 'NOAUTH')):
+        return 'authentication failed (%s)' % _first_line(exc)
+    if is_failover_reply(exc):
+        if isinstance(exc, ReadOnlyError):
+            return 'the node is a read-only replica now (READONLY)'
+        return 'the node cannot take writes now (%s)' \
+            % str(exc).split(' ', 1)[0]
+    for error in chain:
+        if isinstance(error, ssl.SSLError):
+            return 'TLS error (%s)' % (error.reason or _first_line(error))
+    for error in chain:
+        if isinstance(error, ConnectionRefusedError):
+            return 'connection refused'
+        if isinstance(error, FileNotFoundError):
+            return 'no socket at that path'
+        if isinstance(error, socket.gaierror):
+            return 'host name not found'
+        if isinstance(error, ConnectionResetError):
+            return 'connection reset by the server'
+    if any(isinstance(error, (RedisTimeoutError, TimeoutError))
+           for error in chain):
+        return 'Redis did not answer within %g s' % REDIS_TIMEOUT
+    if 'closed by server' in str(exc):
+        return 'connection closed by the server'
+    return '%s: %s' % (type(exc).__name__, _first_line(exc))
+
+
+class StoreResting(RedisConnectionError):
+    """Raised at once, for a moment after Redis failed, with its cause."""
+
+    def __init__(self, cause):
+        super().__init__('Redis failed a moment ago (%s); it is asked '
+                         'again shortly' % cause)
+        self.cause = cause
+
+
+class Breaker:
+    """Remembers for a moment that Redis failed, and why.
+
+    Without it, while Redis hangs every request waits out its own timeout,
+    and the server's few threads queue behind each other. With it, once a
+    command has failed, requests get the 503 at once for REDIS_PAUSE; then
+    one request asks Redis again while the others still get the 503, and
+    the first answer from Redis lets everyone through.
+    """
+
+    def __init__(self, timeout=REDIS_TIMEOUT, pause=REDIS_PAUSE):
+        self.timeout = timeout
+        self.pause = pause
+        self.lock = threading.Lock()
+        self.next_try = 0.0  # 0: Redis answered last time
+        self.asking = None  # the thread that asks Redis again
+        self.cause = None
+
+    def before(self):
+        if not self.next_try or self.asking == threading.get_ident():
+            return
+        with self.lock:
+            now = time.monotonic()
+            if not self.next_try:
+                return
+            if now < self.next_try:
+                raise StoreResting(self.cause)
+            # this thread asks; the others wait for what it learns
+            self.next_try = now + self.timeout + self.pause
+            self.asking = threading.get_ident()
+
+    def failed(self, exc):
+        with self.lock:
+            self.next_try = time.monotonic() + self.pause
+            self.asking = None
+            self.cause = cause_of(exc)
+
+    def answered(self):
+        if self.next_try:
+            with self.lock:
+                self.next_try = 0.0
+                self.asking = None
+
+
+class BreakerConnection:
+    """Put before the connection class redis-py picked for the URL (plain,
+    TLS, unix socket, sentinel-managed): every command of the session
+    store, pipelines included, goes through its Breaker, and a reply that
+    says the node cannot take writes drops the connection, so that the
+    next request connects afresh (behind one endpoint, to the new
+    primary)."""
+
+    def __init__(self, *args, breaker, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.breaker = breaker
+
+    # redis-py connects from the pool, and again before sending when the
+    # connection was closed: both come through here.
+    def connect_check_health(self, *args, **kwargs):
+        self.breaker.before()
+        try:
+            super().connect_check_health(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError) as e:
+            self.breaker.failed(e)
+            raise
+
+    def send_packed_command(self, *args, **kwargs):
+        self.breaker.before()
+        try:
+            super().send_packed_command(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError) as e:
+            self.breaker.failed(e)
+            raise
+
+    def read_response(self, *args, **kwargs):
+        try:
+            response = super().read_response(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError) as e:
+            self.breaker.failed(e)
+            raise
+        except ResponseError as e:
+            self.breaker.answered()  # an error, but an answer
+            if is_failover_reply(e):
+                self.disconnect()
+            raise
+        self.breaker.answered()
+        return response
+
+
+@functools.lru_cache(maxsize=None)
+def with_breaker(connection_class):
+    """``connection_class`` with a Breaker before it."""
+    return type('Breaker' + connection_class.__name__,
+                (BreakerConnection, connection_class), {})
+
+
+class SessionRedis(Redis):
+    """The session store's Redis client: a session id naming a key of
+    another type (a list, a hash) reads as no session, so a new one
+    starts instead of an error."""
+
+    def get(self, name):
+        try:
+            return super().get(name)
+        except ResponseError as e:
+            if str(e).startswith('WRONGTYPE'):
+                return None
+            raise
+
+
+#: How every connection of the store behaves, whatever its kind.
+CONNECTION_OPTIONS = {
+    'socket_timeout': REDIS_TIMEOUT,
+    'socket_connect_timeout': REDIS_TIMEOUT,
+    # redis-py retries three times by default: once is the Breaker's
+    'retry': Retry(NoBackoff(), 0),
+}
+
+
+def refuse(settings, url, problem):
+    """Stop the app with one line naming the setting and the problem."""
+    raise SystemExit(scrubbed('tutorial: %s is %s: %s' % (
+        url_source(settings), masked(url), problem), url))
+
+
+def url_client(settings):
+    """A client of the URL's server, on the connection class redis-py
+    picks for it (TCP, TLS or unix socket), with a Breaker before it."""
+    url = redis_url(settings)
+    try:
+        options = parse_url(url)
+        return SessionRedis.from_url(
+            url, connection_class=with_breaker(
+                options.get('connection_class', Connection)),
+            breaker=Breaker(), **CONNECTION_OPTIONS), url, options
+    except (ValueError, TypeError, RedisError) as e:
+        refuse(settings, url, 'redis-py cannot read it (%s)'
+               % _first_line(e))
+
+
+def _speaks_tls(host, port):
+    """Whether host:port completes a TLS handshake (the server's
+    certificate is not checked: this only asks what the port speaks)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), REDIS_TIMEOUT) as raw:
+            with context.wrap_socket(raw, server_hostname=host):
+                return True
+    except (OSError, ssl.SSLError):
+        return False
+
+
+def _speaks_plain_redis(host, port):
+    """Whether host:port answers a plain PING the way Redis does."""
+    try:
+        with socket.create_connection((host, port), REDIS_TIMEOUT) as s:
+            s.sendall(b'PING\r\n')
+            return s.recv(16)[:1] in (b'+', b'-')
+    except OSError:
+        return False
+
+
+def misconfiguration(exc, options):
+    """What about the URL keeps it from ever working, or None when Redis
+    may only be down or not reachable yet."""
+    chain = list(_chain(exc))
+    if isinstance(exc, AuthenticationError) \
+            or str(exc).startswith(('WRONGPASS', 'NOAUTH')):
+        return 'Redis refused its user name or password (%s)' \
+            % _first_line(exc)
+    for error in chain:
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return ('the server\'s TLS certificate does not verify (%s): '
+                    'name the authority that signed it in ssl_ca_certs'
+                    % error.verify_message)
+    connection_class = options.get('connection_class', Connection)
+    host, port = options.get('host', 'localhost'), options.get('port', 6379)
+    if issubclass(connection_class, SSLConnection):
+        if not any(isinstance(e, ssl.SSLError) for e in chain) \
+                and _speaks_plain_redis(host, port):
+            return ('it speaks TLS (rediss://) to a port that speaks plain '
+                    'Redis: use redis://')
+    elif connection_class is Connection:
+        if any(isinstance(e, (ConnectionResetError, RedisConnectionError))
+               for e in chain) and _speaks_tls(host, port):
+            return ('it speaks plain Redis (redis://) to a port that speaks '
+                    'TLS: use rediss://')
+    for error in chain:
+        if isinstance(error, ssl.SSLError):
+            hint = ''
+            if isinstance(error, ssl.SSLEOFError) \
+                    and 'ssl_certfile' not in options:
+                hint = (': the server may want a client certificate '
+                        '(ssl_certfile and ssl_keyfile)')
+            return 'TLS failed (%s)%s' % (
+                error.reason or _first_line(error), hint)
+    if 'Invalid Database' in str(exc):
+        return 'Redis has no such database (%s)' % _first_line(exc)
+    if not isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        return 'redis-py cannot use it (%s)' % _first_line(exc)
+    return None
+
+
+def check_at_start(settings, client, url, options):
+    """Ask Redis once: stop on a URL that cannot work; warn if Redis is
+    only not answering yet."""
+    try:
+        client.ping()
+    except TypeError as e:
+        # redis-py makes the connection only now, and a connection class
+        # refuses options it does not take (ssl_* on a redis:// URL)
+        hint = ': ssl_* options need a rediss:// URL' \
+            if 'ssl' in str(e) and not url.startswith('rediss:') else ''
+        refuse(settings, url, 'redis-py cannot use it (%s)%s'
+               % (_first_line(e), hint))
+    except RedisError as e:
+        problem = misconfiguration(e, options)
+        if problem:
+            refuse(settings, url, problem)
+        log.warning(scrubbed(
+            'Redis at %s (%s) is not answering yet (%s): pages answer 503 '
+            'until it does' % (masked(url), url_source(settings),
+                               cause_of(e)), url))
+
+
+def redis_client(settings):
+    """The store's Redis client, checked once against the server."""
+    client, url, options = url_client(settings)
+    check_at_start(settings, client, url, options)
+    return client, masked(url)
+
+
+class FailureLog:
+    """Logs why sessions are unavailable: a cause's first failure at once,
+    then at most one line a cause each ``interval`` seconds, saying how
+    many it stands for, so that a Redis down under load is a few lines,
+    not one a request."""
+
+    def __init__(self, where, interval=10):
+        self.where = where
+        self.interval = interval
+        self.lock = threading.Lock()
+        self.seen = {}  # cause: (when the next line may be logged, held)
+
+    def failed(self, exc):
+        cause = cause_of(exc)
+        now = time.monotonic()
+        with self.lock:
+            next_time, held = self.seen.get(cause, (0.0, 0))
+            if now < next_time:
+                self.seen[cause] = (next_time, held + 1)
+                return
+            self.seen[cause] = (now + self.interval, 0)
+        if held:
+            log.warning('sessions unavailable: Redis at %s: %s (and %d more '
+                        'such in %d s)', self.where, cause, held,
+                        self.interval)
+        else:
+            log.warning('sessions unavailable: Redis at %s: %s',
+                        self.where, cause)

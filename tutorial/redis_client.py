@@ -7,13 +7,22 @@ and a password in it. redis-py builds the client and picks the connection
 class for the URL; this module only adds, on top of the class it picked, a
 breaker that turns a Redis that hangs into a quick 503.
 
+Two other topologies, each built by redis-py's own client for it:
+
+- Sentinel (TUTORIAL_REDIS_SENTINELS, the sentinels' host:port pairs, and
+  TUTORIAL_REDIS_SERVICE, the master's name): ``redis.sentinel.Sentinel``
+  finds the master, and finds the new one after a failover; the URL then
+  gives only the data nodes' user, password, TLS options and database.
+- Cluster (TUTORIAL_REDIS_CLUSTER=yes): the URL names one node, and
+  ``redis.cluster.RedisCluster`` finds the others and spreads the sessions
+  over the masters by their ids.
+
 At start the app asks Redis once: a URL that cannot work (a wrong password,
 a certificate that does not verify, TLS spoken to a plain port or plain to
 a TLS one, a URL redis-py cannot read) stops it with one line; a Redis that
 is only down gets a warning, and pages answer 503 until it is back. No line
 ever shows the password.
 """
-import functools
 import logging
 import os
 import socket
@@ -22,18 +31,31 @@ import threading
 import time
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+from pyramid.settings import asbool
 from redis import Redis
 from redis.backoff import NoBackoff
-from redis.connection import Connection, SSLConnection, parse_url
+from redis.cluster import RedisCluster
+from redis.connection import (
+    Connection,
+    ConnectionPool,
+    SSLConnection,
+    parse_url,
+    )
 from redis.exceptions import (
     AuthenticationError,
     ConnectionError as RedisConnectionError,
     ReadOnlyError,
+    RedisClusterException,
     RedisError,
     ResponseError,
     TimeoutError as RedisTimeoutError,
     )
 from redis.retry import Retry
+from redis.sentinel import (
+    Sentinel,
+    SentinelManagedConnection,
+    SentinelManagedSSLConnection,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +69,10 @@ REDIS_TIMEOUT = 1.0
 #: After Redis failed, how long requests get the 503 at once before one
 #: of them asks Redis again.
 REDIS_PAUSE = 0.5
+
+#: What the store raises when Redis cannot keep sessions: redis-py's
+#: errors, and its cluster client's, which are not all RedisErrors.
+STORE_ERRORS = (RedisError, RedisClusterException)
 
 #: The replies by which a node says it cannot serve this write now: it is
 #: a replica (a failover demoted it), still loading its data, cut off from
@@ -224,6 +250,26 @@ class Breaker:
                 self.asking = None
 
 
+class Breakers:
+    """A Breaker for each server that connections reach: the one endpoint,
+    a sentinel's master of the moment, each node of a cluster. A node that
+    hangs then costs only the sessions it holds."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.by_address = {}
+
+    def of(self, connection):
+        address = (getattr(connection, 'host', None),
+                   getattr(connection, 'port', None),
+                   getattr(connection, 'path', None))
+        breaker = self.by_address.get(address)
+        if breaker is None:
+            with self.lock:
+                breaker = self.by_address.setdefault(address, Breaker())
+        return breaker
+
+
 class BreakerConnection:
     """Put before the connection class redis-py picked for the URL (plain,
     TLS, unix socket, sentinel-managed): every command of the session
@@ -232,54 +278,73 @@ class BreakerConnection:
     next request connects afresh (behind one endpoint, to the new
     primary)."""
 
-    def __init__(self, *args, breaker, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.breaker = breaker
+    #: set on each client's own class (with_breakers): redis-py's cluster
+    #: client hands its nodes' connections only the options it knows
+    breakers = None
 
     # redis-py connects from the pool, and again before sending when the
     # connection was closed: both come through here.
     def connect_check_health(self, *args, **kwargs):
-        self.breaker.before()
+        breaker = self.breakers.of(self)
+        breaker.before()
         try:
             super().connect_check_health(*args, **kwargs)
         except (RedisConnectionError, RedisTimeoutError) as e:
-            self.breaker.failed(e)
+            breaker.failed(e)
             raise
 
     def send_packed_command(self, *args, **kwargs):
-        self.breaker.before()
+        breaker = self.breakers.of(self)
+        breaker.before()
         try:
             super().send_packed_command(*args, **kwargs)
         except (RedisConnectionError, RedisTimeoutError) as e:
-            self.breaker.failed(e)
+            breaker.failed(e)
             raise
 
     def read_response(self, *args, **kwargs):
+        breaker = self.breakers.of(self)
         try:
             response = super().read_response(*args, **kwargs)
         except (RedisConnectionError, RedisTimeoutError) as e:
-            self.breaker.failed(e)
+            breaker.failed(e)
             raise
         except ResponseError as e:
-            self.breaker.answered()  # an error, but an answer
+            breaker.answered()  # an error, but an answer
             if is_failover_reply(e):
                 self.disconnect()
             raise
-        self.breaker.answered()
+        breaker.answered()
         return response
 
 
-@functools.lru_cache(maxsize=None)
-def with_breaker(connection_class):
-    """``connection_class`` with a Breaker before it."""
+def with_breakers(connection_class, breakers=None):
+    """``connection_class`` with Breakers before it, for one client."""
     return type('Breaker' + connection_class.__name__,
-                (BreakerConnection, connection_class), {})
+                (BreakerConnection, connection_class),
+                {'breakers': breakers or Breakers()})
 
 
-class SessionRedis(Redis):
-    """The session store's Redis client: a session id naming a key of
-    another type (a list, a hash) reads as no session, so a new one
-    starts instead of an error."""
+def breaker_pool_class():
+    """A ConnectionPool class for one cluster client: each node's pool
+    makes connections of the class redis-py picked for it (TCP or TLS),
+    with the client's Breakers before it."""
+    breakers = Breakers()
+    classes = {}
+
+    class BreakerConnectionPool(ConnectionPool):
+        def __init__(self, connection_class=Connection, **kwargs):
+            if connection_class not in classes:
+                classes[connection_class] = with_breakers(connection_class,
+                                                          breakers)
+            super().__init__(connection_class=classes[connection_class],
+                             **kwargs)
+    return BreakerConnectionPool
+
+
+class WrongTypeIsNoSession:
+    """A session id naming a key of another type (a list, a hash) reads as
+    no session, so a new one starts instead of an error."""
 
     def get(self, name):
         try:
@@ -290,13 +355,41 @@ class SessionRedis(Redis):
             raise
 
 
+class SessionRedis(WrongTypeIsNoSession, Redis):
+    """The session store's client of one endpoint, or of a sentinel's
+    master."""
+
+
+class SessionRedisCluster(WrongTypeIsNoSession, RedisCluster):
+    """The session store's client of a cluster. pyramid_session_redis
+    makes a new session in a pipeline that WATCHes its key; the cluster
+    client takes WATCH only in a transaction, which its pipelines are not
+    by default. A session's commands all name its one key, so one slot:
+    a transaction is what they need."""
+
+    def pipeline(self, transaction=True, shard_hint=None):
+        return super().pipeline(transaction=transaction,
+                                shard_hint=shard_hint)
+
+
 #: How every connection of the store behaves, whatever its kind.
-CONNECTION_OPTIONS = {
+TIMEOUTS = {
     'socket_timeout': REDIS_TIMEOUT,
     'socket_connect_timeout': REDIS_TIMEOUT,
-    # redis-py retries three times by default: once is the Breaker's
-    'retry': Retry(NoBackoff(), 0),
 }
+#: redis-py retries three times by default, with pauses between: once is
+#: the Breaker's. (The cluster client takes this for itself, and makes
+#: its nodes' connections retry nothing.)
+NO_RETRY = Retry(NoBackoff(), 0)
+
+SENTINELS_ENV = 'TUTORIAL_REDIS_SENTINELS'
+SERVICE_ENV = 'TUTORIAL_REDIS_SERVICE'
+CLUSTER_ENV = 'TUTORIAL_REDIS_CLUSTER'
+
+
+def setting(settings, name, env, environ=os.environ):
+    """The environment's value for a setting, else the ini file's."""
+    return environ.get(env) or settings.get(name) or ''
 
 
 def refuse(settings, url, problem):
@@ -305,19 +398,120 @@ def refuse(settings, url, problem):
         url_source(settings), masked(url), problem), url))
 
 
-def url_client(settings):
-    """A client of the URL's server, on the connection class redis-py
-    picks for it (TCP, TLS or unix socket), with a Breaker before it."""
-    url = redis_url(settings)
+def redis_topology(settings):
+    """Where the sessions are: 'endpoint', 'sentinel' or 'cluster'."""
+    sentinels = setting(settings, 'tutorial.redis_sentinels', SENTINELS_ENV)
+    cluster = setting(settings, 'tutorial.redis_cluster', CLUSTER_ENV)
+    if sentinels and asbool(cluster):
+        raise SystemExit('tutorial: %s and %s both set: Redis is reached '
+                         'through sentinels or as a cluster, not both'
+                         % (SENTINELS_ENV, CLUSTER_ENV))
+    if sentinels:
+        return 'sentinel'
+    return 'cluster' if asbool(cluster) else 'endpoint'
+
+
+def read_url(settings, url):
+    """What redis-py's from_url reads in ``url``; one line if it cannot."""
     try:
-        options = parse_url(url)
-        return SessionRedis.from_url(
-            url, connection_class=with_breaker(
-                options.get('connection_class', Connection)),
-            breaker=Breaker(), **CONNECTION_OPTIONS), url, options
+        return parse_url(url)
     except (ValueError, TypeError, RedisError) as e:
         refuse(settings, url, 'redis-py cannot read it (%s)'
                % _first_line(e))
+
+
+def endpoint_client(settings, url, options):
+    """A client of the URL's server, on the connection class redis-py
+    picks for it (TCP, TLS or unix socket), with a Breaker before it."""
+    try:
+        client = SessionRedis.from_url(
+            url, connection_class=with_breakers(
+                options.get('connection_class', Connection)),
+            retry=NO_RETRY, **TIMEOUTS)
+    except (ValueError, TypeError, RedisError) as e:
+        refuse(settings, url, 'redis-py cannot read it (%s)'
+               % _first_line(e))
+    return lambda: client
+
+
+def sentinel_addresses(settings):
+    """The sentinels, as (host, port) pairs; one line if one is not."""
+    text = setting(settings, 'tutorial.redis_sentinels', SENTINELS_ENV)
+    addresses = []
+    for pair in text.split():
+        host, _, port = pair.rpartition(':')
+        if not (host and port.isdigit() and 0 < int(port) < 65536):
+            raise SystemExit('tutorial: %s names %r, which is not host:port'
+                             % (SENTINELS_ENV, pair))
+        addresses.append((host.strip('[]'), int(port)))
+    return addresses
+
+
+def sentinel_client(settings, url, options):
+    """A client of the master that the sentinels name for the service;
+    the URL gives the user, password, TLS options and database of the
+    data nodes (its host and port are not used)."""
+    service = setting(settings, 'tutorial.redis_service', SERVICE_ENV)
+    if not service:
+        raise SystemExit('tutorial: %s names the sentinels, and %s must '
+                         "name the master they watch (as in 'sentinel "
+                         "monitor NAME ...')" % (SENTINELS_ENV, SERVICE_ENV))
+    connection_class = options.pop('connection_class', Connection)
+    if not issubclass(connection_class, (Connection, SSLConnection)):
+        refuse(settings, url, 'sentinels name masters by host and port, '
+               'so the URL must be redis:// or rediss://')
+    for name in ('host', 'port'):
+        options.pop(name, None)
+    managed = SentinelManagedSSLConnection \
+        if issubclass(connection_class, SSLConnection) \
+        else SentinelManagedConnection
+    sentinel = Sentinel(sentinel_addresses(settings),
+                        sentinel_kwargs=dict(TIMEOUTS))
+    client = sentinel.master_for(
+        service, redis_class=SessionRedis,
+        connection_class=with_breakers(managed), retry=NO_RETRY,
+        **TIMEOUTS, **options)
+    return lambda: client
+
+
+class ClusterClient:
+    """The cluster client, made when first asked for: RedisCluster asks a
+    node for the cluster's map as it is made, and a cluster that is not
+    up yet should cost 503s, not the app's start."""
+
+    def __init__(self, url):
+        self.url = url
+        self.lock = threading.Lock()
+        self.client = None
+
+    def __call__(self):
+        if self.client is None:
+            with self.lock:
+                if self.client is None:
+                    self.client = SessionRedisCluster.from_url(
+                        self.url, connection_pool_class=breaker_pool_class(),
+                        # one more try, where the map of the cluster is
+                        # asked again: a failover moves slots
+                        retry=Retry(NoBackoff(), 1), **TIMEOUTS)
+        return self.client
+
+
+def cluster_client(settings, url, options):
+    """A client of the cluster the URL names one node of."""
+    connection_class = options.get('connection_class', Connection)
+    if not issubclass(connection_class, (Connection, SSLConnection)):
+        refuse(settings, url, 'a cluster is reached by host and port, so '
+               'the URL must be redis:// or rediss://')
+    if options.get('db', 0) != 0:
+        refuse(settings, url, 'a cluster has only database 0')
+    return ClusterClient(url)
+
+
+TOPOLOGIES = {
+    'endpoint': endpoint_client,
+    'sentinel': sentinel_client,
+    'cluster': cluster_client,
+}
 
 
 def _speaks_tls(host, port):
@@ -344,9 +538,10 @@ def _speaks_plain_redis(host, port):
         return False
 
 
-def misconfiguration(exc, options):
+def misconfiguration(exc, options, probe=True):
     """What about the URL keeps it from ever working, or None when Redis
-    may only be down or not reachable yet."""
+    may only be down or not reachable yet. With ``probe``, the URL's host
+    and port are asked what they speak, plain Redis or TLS."""
     chain = list(_chain(exc))
     if isinstance(exc, AuthenticationError) \
             or str(exc).startswith(('WRONGPASS', 'NOAUTH')):
@@ -359,7 +554,9 @@ def misconfiguration(exc, options):
                     % error.verify_message)
     connection_class = options.get('connection_class', Connection)
     host, port = options.get('host', 'localhost'), options.get('port', 6379)
-    if issubclass(connection_class, SSLConnection):
+    if not probe:
+        pass
+    elif issubclass(connection_class, SSLConnection):
         if not any(isinstance(e, ssl.SSLError) for e in chain) \
                 and _speaks_plain_redis(host, port):
             return ('it speaks TLS (rediss://) to a port that speaks plain '
@@ -380,16 +577,17 @@ def misconfiguration(exc, options):
                 error.reason or _first_line(error), hint)
     if 'Invalid Database' in str(exc):
         return 'Redis has no such database (%s)' % _first_line(exc)
-    if not isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+    if not isinstance(exc, (RedisConnectionError, RedisTimeoutError,
+                            RedisClusterException)):
         return 'redis-py cannot use it (%s)' % _first_line(exc)
     return None
 
 
-def check_at_start(settings, client, url, options):
+def check_at_start(settings, get_client, url, options, probe=True):
     """Ask Redis once: stop on a URL that cannot work; warn if Redis is
     only not answering yet."""
     try:
-        client.ping()
+        get_client().ping()
     except TypeError as e:
         # redis-py makes the connection only now, and a connection class
         # refuses options it does not take (ssl_* on a redis:// URL)
@@ -397,8 +595,8 @@ def check_at_start(settings, client, url, options):
             if 'ssl' in str(e) and not url.startswith('rediss:') else ''
         refuse(settings, url, 'redis-py cannot use it (%s)%s'
                % (_first_line(e), hint))
-    except RedisError as e:
-        problem = misconfiguration(e, options)
+    except STORE_ERRORS as e:
+        problem = misconfiguration(e, options, probe)
         if problem:
             refuse(settings, url, problem)
         log.warning(scrubbed(
@@ -408,10 +606,24 @@ def check_at_start(settings, client, url, options):
 
 
 def redis_client(settings):
-    """The store's Redis client, checked once against the server."""
-    client, url, options = url_client(settings)
-    check_at_start(settings, client, url, options)
-    return client, masked(url)
+    """A function that returns the store's Redis client (checked once
+    against the server), and where Redis is, as it may be logged."""
+    url = redis_url(settings)
+    topology = redis_topology(settings)
+    options = read_url(settings, url)
+    get_client = TOPOLOGIES[topology](settings, url, dict(options))
+    # the URL's host is the one to ask, but for sentinels'
+    check_at_start(settings, get_client, url, options,
+                   probe=topology != 'sentinel')
+    where = masked(url)
+    if topology == 'sentinel':
+        where = 'the master %r of the sentinels %s (%s)' % (
+            setting(settings, 'tutorial.redis_service', SERVICE_ENV),
+            ' '.join('%s:%d' % a for a in sentinel_addresses(settings)),
+            where)
+    elif topology == 'cluster':
+        where = 'the cluster of ' + where
+    return get_client, where
 
 
 class FailureLog:

@@ -9,9 +9,7 @@ import json
 
 try:
     from pyramid_session_redis import RedisSessionFactory
-    from redis.exceptions import RedisError
-
-    from .redis_client import FailureLog, redis_client
+    from .redis_client import STORE_ERRORS, FailureLog, redis_client
 except ImportError:
     raise SystemExit('tutorial: sessions in Redis need the redis extra: '
                      'pip install -e ".[redis]"') from None
@@ -57,7 +55,7 @@ class SessionIdText:
         return bstruct.decode('ascii')
 
 
-def redis_session_factory(settings, client):
+def redis_session_factory(settings, get_client):
     # the cookie signer of the cookie store, with pyramid_session_redis's salt
     signer = session_signer(settings, salt='pyramid_session_redis.',
                             serializer=SessionIdText())
@@ -65,7 +63,7 @@ def redis_session_factory(settings, client):
     factory = RedisSessionFactory(
         None,
         cookie_signer=signer,
-        redis_client_callable=lambda request, **options: client,
+        redis_client_callable=lambda request, **options: get_client(),
         cookie_secure=flags['secure'],
         cookie_httponly=flags['httponly'],
         cookie_samesite=flags['samesite'],
@@ -129,7 +127,7 @@ class StoreUnavailableMiddleware:
     def __call__(self, environ, start_response):
         try:
             return self.app(environ, start_response)
-        except RedisError as e:
+        except STORE_ERRORS as e:
             response = add_security_headers(self.unavailable(e),
                                             self.headers)
         return response(environ, start_response)
@@ -137,9 +135,11 @@ class StoreUnavailableMiddleware:
 
 def includeme(config):
     settings = config.get_settings()
-    client, where = redis_client(settings)
-    replace_session_factory(config, redis_session_factory(settings, client))
+    get_client, where = redis_client(settings)
+    replace_session_factory(config,
+                            redis_session_factory(settings, get_client))
     unavailable = StoreUnavailable(FailureLog(where))
-    config.add_exception_view(unavailable, context=RedisError)
+    for error in STORE_ERRORS:
+        config.add_exception_view(unavailable, context=error)
     config.registry[MIDDLEWARE] = functools.partial(
         StoreUnavailableMiddleware, unavailable=unavailable)

@@ -17,7 +17,7 @@ from webob.cookies import parse_cookie
 from tutorial.request_guard import PARSED_COOKIES, PLAIN_COOKIES, read_cookies
 from tutorial.tests import count_on
 
-from .support import forge_cookie, session_in
+from .support import forge_cookie, https_client, session_in
 
 BAD_PATHS = ['/%ff', '/%C0%AF', '/reset%ff', '/howdy/%fe%ff', '/%80']
 BAD_QUERIES = ['/?%ff=%fe', '/howdy?a=%ff', '/?a=%C0%AF', '/?%80']
@@ -301,3 +301,70 @@ def test_any_cookie_header_gets_a_page(app, header):
     response = visitor(app, header).get('/', expect_errors=True)
     assert_answered(response)
     assert response.status_int == 200
+
+
+class CountingInput:
+    """A request body of ``size`` bytes that counts what is read of it."""
+
+    def __init__(self, size, content=b'a'):
+        self.left = size
+        self.content = content
+        self.read_bytes = 0
+
+    def read(self, n=-1):
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        self.left -= n
+        self.read_bytes += n
+        return (self.content * (n // len(self.content) + 1))[:n]
+
+
+def chunked_post(app, body, cookie=None):
+    """POST /reset with ``body`` and no Content-Length, as a server hands
+    on a chunked body; the response."""
+    request = Request.blank('/reset', method='POST')
+    request.environ.update({
+        'wsgi.input': body, 'wsgi.input_terminated': True,
+        'CONTENT_TYPE': 'application/x-www-form-urlencoded'})
+    request.environ.pop('CONTENT_LENGTH', None)
+    if cookie:
+        request.environ['HTTP_COOKIE'] = cookie
+    return request.get_response(app)
+
+
+def test_a_form_larger_than_the_limit_gets_a_413_page(any_app):
+    client = https_client(any_app)
+    page = client.get('/')
+    token = page.forms[0]['csrf_token'].value
+    body = ('csrf_token=%s&padding=%s' % (token, 'x' * 20000)).encode()
+    response = client.post('/reset', body, expect_errors=True, headers={
+        'Content-Type': 'application/x-www-form-urlencoded'})
+    assert response.status_int == 413
+    assert 'This request was too large' in response.text
+    # nothing was changed: the count goes on
+    assert count_on(client.get('/').text) == 2
+
+
+def test_a_chunked_body_is_read_no_further_than_the_limit(app):
+    # no Content-Length: the guard reads one byte past the limit, no more
+    body = CountingInput(50 * 1024 * 1024)
+    response = chunked_post(app, body)
+    assert response.status_int == 413
+    assert body.read_bytes == 16384 + 1
+
+
+def test_a_small_chunked_form_is_read_as_usual(app):
+    client = visitor(app)
+    page = client.get('/')
+    form = ('csrf_token=%s' % page.forms[0]['csrf_token'].value).encode()
+    cookie = 'session=' + client.cookies['session']
+    response = chunked_post(app, CountingInput(len(form), form), cookie)
+    assert response.status_int == 303
+
+
+@pytest.mark.parametrize('size', ['sixteen', '-1', '1.5'])
+def test_a_bad_body_limit_is_refused_in_one_line(size):
+    from tutorial import main
+
+    with pytest.raises(SystemExit) as refusal:
+        main({}, **{'tutorial.max_body_size': size})
+    assert 'tutorial.max_body_size' in str(refusal.value.code)

@@ -8,7 +8,9 @@ that points here could reach a development server (DNS rebinding).
 WebOb decodes a request's path, query and form as UTF-8 when the app first
 reads them, and raises where they are not; Pyramid then answers 500. This
 tween looks first: a path, query or form that cannot be read gets a short
-400 page and one line in the log. A cookie that cannot be read is passed
+400 page and one line in the log. A body larger than the app's one form
+could be (``tutorial.max_body_size``) gets a 413 page, and is never read
+past that size, whatever server runs the app. A cookie that cannot be read is passed
 over instead, so that a stray cookie set by a neighbouring page does not
 cost the visitor the session cookie beside it. The cookies it reads are
 handed to WebOb, which then does not parse the header again.
@@ -29,6 +31,10 @@ log = logging.getLogger(__name__)
 DEFAULT_ALLOWED_HOSTS = 'localhost 127.0.0.1 [::1]'
 ALLOWED_HOSTS_ENV = 'TUTORIAL_ALLOWED_HOSTS'
 
+#: The largest body read, unless ``tutorial.max_body_size`` names
+#: another; the ini files set waitress's max_request_body_size to the same.
+DEFAULT_MAX_BODY_SIZE = 16384
+
 #: The content types whose bodies WebOb parses into ``request.POST``.
 FORM_TYPES = ('application/x-www-form-urlencoded', 'multipart/form-data')
 
@@ -36,6 +42,10 @@ BAD_REQUEST_PAGE = message_page(
     'request not understood', 'This request could not be understood',
     'Its address or form held characters this site cannot read, so '
     'nothing was changed.')
+TOO_LARGE_PAGE = message_page(
+    'request too large', 'This request was too large',
+    'It carried more than this site takes from a form, so nothing was '
+    'changed.')
 UNKNOWN_HOST_PAGE = message_page(
     'unknown host', 'This site is not served at that address',
     'The address named a host this site does not answer for, so nothing '
@@ -122,7 +132,35 @@ def read_cookies(header):
     return cookies
 
 
-def problem_with(request):
+def max_body_size(settings):
+    """``tutorial.max_body_size`` in bytes; one line if it is not one."""
+    setting = settings.get('tutorial.max_body_size', DEFAULT_MAX_BODY_SIZE)
+    try:
+        size = int(setting)
+    except ValueError:
+        size = -1
+    if size < 0:
+        raise SystemExit('tutorial: tutorial.max_body_size is %r; it must '
+                         'be a number of bytes' % setting)
+    return size
+
+
+def body_too_large(request, limit):
+    """Whether the body is longer than ``limit`` bytes. Without a
+    Content-Length (a chunked body) at most one byte more is read, and what
+    was read stands in for the body."""
+    if request.content_length is not None:
+        return request.content_length > limit
+    if not request.is_body_readable:
+        return False
+    body = request.body_file_raw.read(limit + 1)
+    if len(body) > limit:
+        return True
+    request.body = body
+    return False
+
+
+def problem_with(request, max_body=DEFAULT_MAX_BODY_SIZE):
     """What in the request cannot be read, or None when all of it can."""
     environ = request.environ
     if not (_is_utf8(environ.get('PATH_INFO', ''))
@@ -142,6 +180,8 @@ def problem_with(request):
             or (not content_type and request.method == 'POST'):
         if request.charset != 'UTF-8':
             return 'the form is declared as %.40r, not UTF-8' % request.charset
+        if body_too_large(request, max_body):
+            return TOO_LARGE
         try:
             request.POST
         except (ValueError, LookupError, UnicodeError) as e:
@@ -150,8 +190,14 @@ def problem_with(request):
     return None
 
 
+#: What problem_with says of a body larger than the limit.
+TOO_LARGE = 'the body is larger than tutorial.max_body_size'
+STATUS_TEXT = {400: '400 Bad Request', 413: '413 Request Entity Too Large'}
+
+
 def request_guard_tween_factory(handler, registry):
     hosts, domains = allowed_hosts(registry.settings)
+    max_body = max_body_size(registry.settings)
 
     def request_guard_tween(request):
         environ = request.environ
@@ -167,12 +213,19 @@ def request_guard_tween_factory(handler, registry):
         header = environ.get('HTTP_COOKIE')
         if header:
             environ[PARSED_COOKIES] = (read_cookies(header), header)
-        problem = problem_with(request)
+        length = environ.get('CONTENT_LENGTH')
+        if length and request.content_length is not None \
+                and request.content_length > max_body:
+            problem = TOO_LARGE
+        else:
+            problem = problem_with(request, max_body)
         if problem is None:
             return handler(request)
-        log.warning('400 Bad Request for %s %.200r: %s', request.method,
-                    environ.get('PATH_INFO', ''), problem)
-        return html_response(BAD_REQUEST_PAGE, 400)
+        status, page = (413, TOO_LARGE_PAGE) if problem is TOO_LARGE \
+            else (400, BAD_REQUEST_PAGE)
+        log.warning('%s for %s %.200r: %s', STATUS_TEXT[status],
+                    request.method, environ.get('PATH_INFO', ''), problem)
+        return html_response(page, status)
     return request_guard_tween
 
 

@@ -1,0 +1,376 @@
+"""Production behind a real nginx: the server block in deploy/nginx.
+
+deploy/nginx/render fills in the block for a free port and certificates
+made for this run; nginx runs it as a plain process (its own pid, logs and
+temporary files in a folder of the test's), in front of a real `pserve
+production.ini`. What the proxy adds is tried as a visitor and as a
+hostile client would: TLS and HTTP/2, forwarded headers it must not pass
+on, slow clients, and bodies far larger than the app's one form.
+"""
+import http.client
+import os
+import re
+import select
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from tutorial.session_secrets import SECRET_ENV
+from tutorial.tests import count_on
+
+from .support import (
+    PROJECT,
+    Server,
+    free_port,
+    require,
+    shot,
+    wait_for_port,
+    )
+from .test_load import rss_kb
+
+SECRET = 'behind-the-proxy-secret-0123456789-' * 2
+#: The body the hostile client sends: far more than any form.
+LARGE_BODY = 50 * 1024 * 1024
+
+WRAPPER = '''\
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+worker_processes 1;
+{user}
+events {{
+    worker_connections 1024;
+}}
+http {{
+    include /etc/nginx/mime.types;
+    access_log {dir}/access.log;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    include {dir}/tutorial.conf;
+}}
+'''
+
+
+def render(**names):
+    """deploy/nginx/render's output for these values."""
+    return subprocess.run(
+        [os.path.join(PROJECT, 'deploy', 'nginx', 'render')],
+        env=dict(os.environ, **names), capture_output=True, text=True,
+        check=True).stdout
+
+
+class Nginx:
+    """nginx with the rendered block, on 127.0.0.1 and a free port, in
+    front of ``app``; stopped on the way out, whatever happens."""
+
+    def __init__(self, app, certificates):
+        self.binary = require('nginx', 'nginx-light')
+        require('envsubst', 'gettext-base')
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix='tutorial-nginx-')
+        self.site = render(
+            TUTORIAL_SERVER_NAME='localhost 127.0.0.1',
+            TUTORIAL_TLS_PORT=str(self.port),
+            TUTORIAL_TLS_CERT=certificates['server'],
+            TUTORIAL_TLS_KEY=certificates['server_key'],
+            TUTORIAL_APP='127.0.0.1:%d' % app.port,
+            TUTORIAL_STATIC=os.path.join(PROJECT, 'tutorial', 'static'))
+        with open(os.path.join(self.dir, 'tutorial.conf'), 'w') as f:
+            f.write(self.site)
+        self.config = os.path.join(self.dir, 'nginx.conf')
+        with open(self.config, 'w') as f:
+            # as root, nginx's workers would be 'nobody', who cannot read
+            # the test's folders: they stay the test's own user
+            f.write(WRAPPER.format(
+                dir=self.dir, user='user root;' if os.geteuid() == 0
+                else ''))
+        self.command = [self.binary, '-c', self.config,
+                        '-e', os.path.join(self.dir, 'error.log')]
+        self.process = None
+
+    def test(self):
+        """`nginx -t` on the configuration: its exit status and output."""
+        done = subprocess.run(self.command + ['-t'], capture_output=True,
+                              text=True)
+        return done.returncode, done.stderr + done.stdout
+
+    def __enter__(self):
+        self.process = subprocess.Popen(
+            self.command + ['-g', 'daemon off;'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_for_port(self.port, self.process, 10):
+            self.__exit__()
+            with open(os.path.join(self.dir, 'error.log')) as f:
+                raise AssertionError('nginx did not start:\n' + f.read())
+        return self
+
+    def __exit__(self, *exc):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope='module')
+def app():
+    """`pserve production.ini`, as deployed behind the proxy."""
+    with Server('production.ini', env={SECRET_ENV: SECRET}) as server:
+        yield server
+
+
+@pytest.fixture(scope='module')
+def proxy(app, certificates):
+    with Nginx(app, certificates) as nginx:
+        yield nginx
+
+
+@pytest.fixture(scope='module')
+def tls(certificates):
+    """What a client that trusts the tests' authority connects with."""
+    return ssl.create_default_context(cafile=certificates['ca'])
+
+
+def https(proxy, tls, method, path, headers=None, body=None):
+    """One request through the proxy: status, headers and body."""
+    connection = http.client.HTTPSConnection('localhost', proxy.port,
+                                             context=tls, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+def test_the_rendered_block_passes_nginx_t_with_no_warning(app,
+                                                           certificates):
+    nginx = Nginx(app, certificates)
+    try:
+        status, output = nginx.test()
+    finally:
+        nginx.__exit__()
+    assert status == 0, output
+    assert 'test is successful' in output
+    assert '[warn]' not in output and '[emerg]' not in output, output
+    # nginx's own variables were left alone, and every name filled in
+    assert '$host' in nginx.site and '${' not in nginx.site
+
+
+def test_render_names_a_missing_value_in_one_line():
+    done = subprocess.run(
+        [os.path.join(PROJECT, 'deploy', 'nginx', 'render')],
+        env={'PATH': os.environ['PATH'], 'TUTORIAL_SERVER_NAME': 'x'},
+        capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ('render: TUTORIAL_TLS_PORT is not set '
+                                   '(README.txt, Running in production)')
+
+
+def test_the_proxy_speaks_http2_over_tls(proxy, certificates):
+    context = ssl.create_default_context(cafile=certificates['ca'])
+    context.set_alpn_protocols(['h2', 'http/1.1'])
+    with socket.create_connection(('127.0.0.1', proxy.port), 5) as raw:
+        with context.wrap_socket(raw, server_hostname='localhost') as s:
+            assert s.selected_alpn_protocol() == 'h2'
+            assert s.version() in ('TLSv1.2', 'TLSv1.3')
+
+
+def test_static_files_come_from_the_proxy_with_their_cache_headers(
+        proxy, tls):
+    status, headers, body = https(proxy, tls, 'GET', '/static/tutorial.css')
+    assert status == 200
+    with open(os.path.join(PROJECT, 'tutorial', 'static',
+                           'tutorial.css'), 'rb') as f:
+        assert body == f.read()
+    assert headers['Cache-Control'] == 'max-age=3600'
+    assert headers['X-Content-Type-Options'] == 'nosniff'
+    status, headers, body = https(proxy, tls, 'GET', '/favicon.ico')
+    assert status == 200 and headers['Content-Type'] == 'image/x-icon'
+
+
+def test_in_chromium_over_https_the_count_rises_and_reset_stays_https(
+        proxy, browser):
+    context = browser.new_context(ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        base = 'https://localhost:%d' % proxy.port
+        page.goto(base + '/')
+        assert count_on(page.inner_text('main')) == 1
+        page.reload()
+        assert count_on(page.inner_text('main')) == 2
+        page.goto(base + '/howdy')
+        assert count_on(page.inner_text('main')) == 3
+        page.click('text=Reset the counter')
+        page.wait_for_selector('.flash')
+        assert page.url == base + '/'
+        assert 'The counter was reset' in page.inner_text('main')
+        assert count_on(page.inner_text('main')) == 1
+        shot(page, 'proxy-after-reset')
+        (cookie,) = [c for c in context.cookies() if c['name'] == 'session']
+        assert cookie['secure'] and cookie['httpOnly']
+        assert cookie['sameSite'] == 'Lax'
+    finally:
+        context.close()
+
+
+FORGED = [
+    {'X-Forwarded-Proto': 'http'},
+    {'X-Forwarded-Host': 'evil.example'},
+    {'Forwarded': 'for=203.0.113.9;host=evil.example;proto=http'},
+    {'X-Forwarded-Proto': 'http', 'X-Forwarded-Host': 'evil.example',
+     'X-Forwarded-Port': '80', 'X-Forwarded-For': '203.0.113.9'},
+]
+
+
+@pytest.mark.parametrize('forged', FORGED,
+                         ids=['proto', 'host', 'forwarded', 'all'])
+def test_forwarded_headers_from_a_client_are_not_believed(proxy, tls,
+                                                          forged):
+    status, headers, body = https(proxy, tls, 'GET', '/', forged)
+    assert status == 200
+    page = body.decode()
+    assert 'evil.example' not in page and 'http://' not in page
+    cookie = headers['Set-Cookie'].split(';')[0]
+    token = re.search(r'name="csrf_token" value="(\w+)"', page).group(1)
+    status, headers, body = https(
+        proxy, tls, 'POST', '/reset', dict(forged, **{
+            'Cookie': cookie,
+            'Content-Type': 'application/x-www-form-urlencoded',
+            'Origin': 'https://localhost:%d' % proxy.port}),
+        'csrf_token=' + token)
+    assert status == 303
+    assert headers['Location'] == 'https://localhost:%d/' % proxy.port
+
+
+def slow_clients(port, count, wrap=None):
+    """``count`` connections that send part of their headers and never
+    the rest; the open sockets."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.create_connection(('127.0.0.1', port), 5)
+            sockets.append(s)
+            if wrap:
+                s = wrap(s)
+                sockets[-1] = s
+            s.sendall(b'GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ')
+    except BaseException:
+        for s in sockets:
+            s.close()
+        raise
+    return sockets
+
+
+def visitor_wait(get):
+    """How long a visitor waited for a page, and its status (None when
+    there was no answer in 5 s)."""
+    started = time.monotonic()
+    try:
+        status = get()
+    except (OSError, http.client.HTTPException):
+        status = None
+    return status, time.monotonic() - started
+
+
+def test_slow_clients_are_held_by_the_proxy(app, proxy, tls, capsys):
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE
+    held = slow_clients(proxy.port, 200, lambda s: insecure.wrap_socket(
+        s, server_hostname='localhost'))
+    try:
+        status, through = visitor_wait(
+            lambda: https(proxy, tls, 'GET', '/')[0])
+    finally:
+        for s in held:
+            s.close()
+    # the same, straight to waitress: measured, to show what the proxy is for
+    held = slow_clients(app.port, 200)
+    try:
+        direct_status, direct = visitor_wait(lambda: app_get(app))
+    finally:
+        for s in held:
+            s.close()
+    assert status == 200
+    with capsys.disabled():
+        print('\n  200 slow clients: through nginx a page in %.4f s; '
+              'straight to waitress %s' % (
+                  through, 'a page in %.3f s' % direct if direct_status
+                  else 'no page in %.1f s' % direct))
+
+
+def app_get(app):
+    connection = http.client.HTTPConnection('127.0.0.1', app.port,
+                                            timeout=5)
+    try:
+        connection.request('GET', '/')
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def post_large(sock, size):
+    """POST ``size`` bytes of form to /reset on ``sock``, until the server
+    answers or hangs up; its status (None if it hung up without one), the
+    seconds it took, and the bytes of body sent."""
+    started = time.monotonic()
+    sock.sendall(b'POST /reset HTTP/1.1\r\nHost: localhost\r\n'
+                 b'Content-Type: application/x-www-form-urlencoded\r\n'
+                 b'Content-Length: %d\r\nConnection: close\r\n\r\n' % size)
+    chunk, sent = b'a' * 65536, 0
+    try:
+        while sent < size:
+            if select.select([sock], [], [], 0)[0]:
+                break  # the answer came before the body was all sent
+            sock.sendall(chunk[:size - sent])
+            sent += len(chunk[:size - sent])
+    except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+        pass
+    sock.settimeout(10)
+    answer = b''
+    try:
+        while b'\r\n' not in answer:
+            data = sock.recv(4096)
+            if not data:
+                break
+            answer += data
+    except (ConnectionResetError, ssl.SSLError):
+        pass
+    status = int(answer.split()[1]) if answer.startswith(b'HTTP/') \
+        else None
+    return status, time.monotonic() - started, sent
+
+
+def test_a_huge_body_is_refused_by_the_proxy_and_by_waitress(
+        app, proxy, capsys):
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE
+    before = rss_kb(app.process.pid)
+    with socket.create_connection(('127.0.0.1', proxy.port), 5) as raw:
+        with insecure.wrap_socket(raw, server_hostname='localhost') as s:
+            proxied = post_large(s, LARGE_BODY)
+    with socket.create_connection(('127.0.0.1', app.port), 5) as s:
+        direct = post_large(s, LARGE_BODY)
+    after = rss_kb(app.process.pid)
+    assert proxied[0] == 413, proxied
+    assert direct[0] == 413, direct
+    # neither the proxy nor waitress took the body in
+    assert after - before < LARGE_BODY // 1024 // 10, (before, after)
+    with capsys.disabled():
+        print('\n  a 50 MB POST: through nginx %d in %.4f s (%d bytes sent); '
+              'straight to waitress %d in %.4f s (%d bytes sent); pserve '
+              'memory %d kB before, %d kB after'
+              % (proxied + direct + (before, after)))

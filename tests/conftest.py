@@ -11,6 +11,7 @@ from .support import (
     CHROMIUM_ARGS,
     PROJECT,
     SETTINGS_ENV,
+    RedisServer,
     make_certificates,
     require,
     )
@@ -62,6 +63,23 @@ def other_certificates(tmp_path_factory):
     """Another authority, and a server certificate it signed: one that
     clients trusting the first authority refuse."""
     return make_certificates(str(tmp_path_factory.mktemp('other')))
+
+
+@pytest.fixture(scope='module')
+def redis_server():
+    """A redis-server of the tests' own, removed after the module."""
+    server = RedisServer().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture
+def redis(redis_server):
+    """A client of that server, emptied before each test."""
+    client = redis_server.client()
+    client.flushall()
+    yield client
+    client.close()
 
 
 @pytest.fixture

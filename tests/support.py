@@ -134,6 +134,18 @@ def wait_for_port(port, process, timeout):
     return False
 
 
+def stop_process(process):
+    """Ask ``process`` (if started, and still running) to stop, and kill
+    it if it has not within 10 s."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
 def free_port():
     """A port on 127.0.0.1 that nothing listens on just now."""
     with socket.socket() as s:
@@ -462,13 +474,7 @@ class RedisServer:
         raise AssertionError('redis-server did not start')
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process)
 
     def remove(self):
         """Stop it, and remove its folder."""

@@ -29,6 +29,7 @@ from .support import (
     free_port,
     require,
     shot,
+    stop_process,
     wait_for_port,
     )
 from .test_load import rss_kb
@@ -112,13 +113,7 @@ class Nginx:
         return self
 
     def __exit__(self, *exc):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+        stop_process(self.process)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

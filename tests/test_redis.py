@@ -21,23 +21,6 @@ from .support import (
 REDIS = {'tutorial.session_store': 'redis'}
 
 
-@pytest.fixture(scope='module')
-def redis_server():
-    """A redis-server of the tests' own, stopped after the module."""
-    server = RedisServer().start()
-    yield server
-    server.remove()
-
-
-@pytest.fixture
-def redis(redis_server):
-    """A client of that server, emptied before each test."""
-    client = redis_server.client()
-    client.flushall()
-    yield client
-    client.close()
-
-
 @pytest.fixture
 def make_testapp(redis_server, monkeypatch):
     """Builds the app of redis.ini's settings, as each process would."""

@@ -30,6 +30,7 @@ from .support import (
     free_port,
     require,
     served_again,
+    stop_process,
     visit_concurrently,
     wait_for_port,
     )
@@ -268,8 +269,7 @@ class Sentinels:
 
     def __exit__(self, *exc):
         for process in self.processes:
-            process.kill()
-            process.wait(10)
+            stop_process(process)
         self.master.remove()
         self.replica.remove()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -22,7 +22,7 @@ from tutorial.session_secrets import (
 from tutorial.session_stores import STORE_ENV
 from tutorial.tests import count_on
 
-from .support import Raw, RedisServer, Server, forge_cookie, run_pserve
+from .support import Raw, Server, forge_cookie, run_pserve
 
 OLD = 'the-old-secret-0123456789abcdef-' * 2
 NEW = 'the-new-secret-fedcba9876543210-' * 2
@@ -93,13 +93,6 @@ def test_a_cookie_from_the_old_secret_is_read_and_signed_again(build):
 def test_a_cookie_signed_only_by_a_dropped_secret_starts_again(build):
     cookie = visit(build(OLD))[1]
     assert visit(build(NEW), cookie)[0] == 1
-
-
-@pytest.fixture(scope='module')
-def redis_server():
-    server = RedisServer().start()
-    yield server
-    server.remove()
 
 
 def test_over_redis_the_id_cookie_is_signed_again_too(build, redis_server,

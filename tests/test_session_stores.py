@@ -20,7 +20,6 @@ from tutorial.tests import count_on
 
 from .support import (
     PROJECT,
-    RedisServer,
     https_client,
     run_pserve,
     session_in,
@@ -121,21 +120,6 @@ def test_pserve_stops_on_an_unknown_store_with_one_line(ini):
     (line,) = output.strip().splitlines()
     assert line.startswith('tutorial: tutorial.session_store')
     assert "'memcached'" in line
-
-
-@pytest.fixture(scope='module')
-def redis_server():
-    server = RedisServer().start()
-    yield server
-    server.remove()
-
-
-@pytest.fixture
-def redis(redis_server):
-    client = redis_server.client()
-    client.flushall()
-    yield client
-    client.close()
 
 
 def visit_three_times(app):

@@ -10,8 +10,16 @@ import logging
 import signal
 
 import pytest
+from redis.exceptions import (
+    AuthenticationError,
+    ConnectionError as RedisConnectionError,
+    ReadOnlyError,
+    ResponseError,
+    TimeoutError as RedisTimeoutError,
+    )
+from redis.sentinel import MasterNotFoundError
 
-from tutorial.redis_client import FailureLog, masked, scrubbed
+from tutorial.redis_client import FailureLog, cause_of, masked, scrubbed
 from tutorial.session_secrets import SECRET_ENV
 from tutorial.session_stores import STORE_ENV
 from tutorial.tests import count_on
@@ -280,3 +288,33 @@ def test_failures_under_load_are_summed_up_by_cause(caplog):
         'sessions unavailable: Redis at redis://host:6379/0: connection '
         'refused (and 999 more such in 10 s)',
     ]
+
+
+def refused_connection():
+    """A ConnectionError as redis-py raises it, over the socket's."""
+    try:
+        try:
+            raise ConnectionRefusedError(111, 'Connection refused')
+        except OSError:
+            raise RedisConnectionError('Error 111 connecting to h:1.')
+    except RedisConnectionError as e:
+        return e
+
+
+@pytest.mark.parametrize('error, cause', [
+    (refused_connection(), 'connection refused'),
+    (RedisTimeoutError('Timeout reading from h:1'),
+     'Redis did not answer within 1 s'),
+    (AuthenticationError('invalid username-password pair'),
+     'authentication failed (invalid username-password pair)'),
+    (ReadOnlyError("You can't write against a read only replica."),
+     'the node is a read-only replica now (READONLY)'),
+    (ResponseError('LOADING Redis is loading the dataset in memory'),
+     'the node cannot take writes now (LOADING)'),
+    (MasterNotFoundError("No master found for 'tutorial'"),
+     'no sentinel names a master for it now (a failover under way, or a '
+     'service name they do not watch)'),
+], ids=['refused', 'timeout', 'authentication', 'readonly', 'loading',
+        'no master'])
+def test_each_failure_is_named_for_its_cause(error, cause):
+    assert cause_of(error) == cause

@@ -52,6 +52,7 @@ from redis.exceptions import (
     )
 from redis.retry import Retry
 from redis.sentinel import (
+    MasterNotFoundError,
     Sentinel,
     SentinelManagedConnection,
     SentinelManagedSSLConnection,
@@ -172,6 +173,9 @@ def cause_of(exc):
     if isinstance(exc, AuthenticationError) \
             or str(exc).startswith(('WRONGPASS', 'NOAUTH')):
         return 'authentication failed (%s)' % _first_line(exc)
+    if isinstance(exc, MasterNotFoundError):
+        return ('no sentinel names a master for it now (a failover under '
+                'way, or a service name they do not watch)')
     if is_failover_reply(exc):
         if isinstance(exc, ReadOnlyError):
             return 'the node is a read-only replica now (READONLY)'
@@ -617,10 +621,9 @@ def redis_client(settings):
                    probe=topology != 'sentinel')
     where = masked(url)
     if topology == 'sentinel':
-        where = 'the master %r of the sentinels %s (%s)' % (
+        where = 'the master %r of the sentinels %s' % (
             setting(settings, 'tutorial.redis_service', SERVICE_ENV),
-            ' '.join('%s:%d' % a for a in sentinel_addresses(settings)),
-            where)
+            ' '.join('%s:%d' % a for a in sentinel_addresses(settings)))
     elif topology == 'cluster':
         where = 'the cluster of ' + where
     return get_client, where

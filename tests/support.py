@@ -352,6 +352,8 @@ def make_certificates(folder):
             f.write(certificate.public_bytes(serialization.Encoding.PEM))
 
     def make(name, issuer=None, issuer_key=None, san=None, usage=None):
+        # as RFC 5280 has them, which Python 3.13 and later check by
+        # default (VERIFY_X509_STRICT): key identifiers, and key usages
         key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(
             NameOID.COMMON_NAME, 'tutorial tests ' + name)])
@@ -361,15 +363,30 @@ def make_certificates(folder):
                    .public_key(key.public_key())
                    .serial_number(x509.random_serial_number())
                    .not_valid_before(now - datetime.timedelta(minutes=5))
-                   .not_valid_after(now + datetime.timedelta(days=2)))
+                   .not_valid_after(now + datetime.timedelta(days=2))
+                   .add_extension(x509.SubjectKeyIdentifier
+                                  .from_public_key(key.public_key()), False))
         if issuer is None:
             builder = builder.add_extension(
                 x509.BasicConstraints(ca=True, path_length=None), True)
+            builder = builder.add_extension(x509.KeyUsage(
+                digital_signature=False, content_commitment=False,
+                key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=True, crl_sign=True,
+                encipher_only=False, decipher_only=False), True)
         else:
             builder = builder.add_extension(
                 x509.BasicConstraints(ca=False, path_length=None), True)
+            builder = builder.add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=False,
+                key_encipherment=False, data_encipherment=False,
+                key_agreement=False, key_cert_sign=False, crl_sign=False,
+                encipher_only=False, decipher_only=False), True)
             builder = builder.add_extension(
                 x509.ExtendedKeyUsage([usage]), False)
+            builder = builder.add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    issuer_key.public_key()), False)
         if san:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName(san), False)

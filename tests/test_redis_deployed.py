@@ -220,8 +220,10 @@ def test_a_tls_error_while_running_is_named(certificates,
     assert 'TLS: the server certificate did not verify' in log
 
 
-def test_redis_over_tls_that_hangs_gets_a_quick_503(capsys, certificates):
-    hanging = RedisServer(tls=certificates).start()
+@pytest.mark.parametrize('kind', ['tls', 'unix socket'])
+def test_redis_that_hangs_gets_a_quick_503_over_each_kind(capsys, kind,
+                                                         certificates):
+    hanging = redis_server(kind, certificates).start()
     try:
         with Server('redis.ini',
                     env=app_env('redis.ini', hanging.url)) as app:
@@ -242,9 +244,9 @@ def test_redis_over_tls_that_hangs_gets_a_quick_503(capsys, certificates):
                for line in unavailable)
     assert len(unavailable) < len(statuses) / 20
     with capsys.disabled():
-        print('\n  Redis over TLS hanging, 16 visitors: %d answers, the '
-              'longest %.2f s, %d log lines' % (len(statuses), longest,
-                                                len(unavailable)))
+        print('\n  Redis (%s) hanging, 16 visitors: %d answers, the '
+              'longest %.2f s, %d log lines' % (kind, len(statuses),
+                                                longest, len(unavailable)))
 
 
 # What is logged.

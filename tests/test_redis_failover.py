@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 
+import pytest
 import redis as redis_py
 
 from tutorial.session_secrets import DEVELOPMENT_SECRET, SessionSigner
@@ -190,16 +191,40 @@ def test_a_demoted_endpoint_costs_503s_and_pages_return(capsys):
 
 class Sentinels:
     """A master, its replica and three redis-sentinel processes watching
-    it as 'tutorial', on free ports; all stopped on the way out."""
+    it as 'tutorial', on free ports; all stopped on the way out. The data
+    nodes may want a ``password`` (for the user 'app') and speak ``tls``
+    only; the sentinels themselves speak plain TCP."""
 
     SERVICE = 'tutorial'
 
-    def __init__(self):
+    def __init__(self, password=None, tls=None):
         self.binary = require('redis-sentinel', 'redis-sentinel')
+        self.password = password
+        self.tls = tls
+        # what a node needs to reach another: the replica its master, a
+        # sentinel the nodes
+        reach = []
+        if password:
+            reach += ['masteruser app', 'masterauth ' + password]
+        if tls:
+            reach += ['tls-replication yes']
         # (a replica's first copy at once, not after Redis's usual 5 s)
-        self.master = RedisServer(config=['repl-diskless-sync-delay 0'])
-        self.replica = RedisServer(config=[
-            'replicaof 127.0.0.1 %d' % self.master.port])
+        self.master = RedisServer(password=password, tls=tls, config=[
+            'repl-diskless-sync-delay 0'])
+        self.replica = RedisServer(password=password, tls=tls, config=[
+            'replicaof 127.0.0.1 %d' % self.master.port] + reach)
+        self.sentinel_config = []
+        if password:
+            self.sentinel_config += [
+                'sentinel auth-user %s app' % self.SERVICE,
+                'sentinel auth-pass %s %s' % (self.SERVICE, password)]
+        if tls:
+            # TLS to the nodes and to each other, and on their own port
+            self.sentinel_config += [
+                'tls-cert-file ' + tls['server'],
+                'tls-key-file ' + tls['server_key'],
+                'tls-ca-cert-file ' + tls['ca'], 'tls-replication yes',
+                'tls-auth-clients no']
         self.dir = tempfile.mkdtemp(prefix='tutorial-sentinels-')
         self.ports = [free_port() for _ in range(3)]
         self.processes = []
@@ -220,13 +245,15 @@ class Sentinels:
                 config = os.path.join(self.dir, 'sentinel-%d.conf' % port)
                 with open(config, 'w') as f:
                     f.write('\n'.join([
-                        'port %d' % port, 'bind 127.0.0.1',
+                        ('port 0\ntls-port %d' if self.tls else 'port %d')
+                        % port, 'bind 127.0.0.1',
                         'dir ' + self.dir,
                         'sentinel monitor %s 127.0.0.1 %d 2'
                         % (self.SERVICE, self.master.port),
                         'sentinel down-after-milliseconds %s 1000'
                         % self.SERVICE,
                         'sentinel failover-timeout %s 5000' % self.SERVICE,
+                        *self.sentinel_config,
                     ]) + '\n')
                 process = subprocess.Popen(
                     [self.binary, config], stdout=subprocess.DEVNULL,
@@ -241,7 +268,9 @@ class Sentinels:
         return self
 
     def ask(self, port, *command):
-        client = redis_py.Redis(port=port, socket_timeout=2)
+        tls = {'ssl': True, 'ssl_ca_certs': self.tls['ca']} if self.tls \
+            else {}
+        client = redis_py.Redis(port=port, socket_timeout=2, **tls)
         try:
             return client.execute_command(*command)
         finally:
@@ -260,11 +289,18 @@ class Sentinels:
 
     @property
     def env(self):
+        # the data nodes' user, password and TLS: the host is not used
+        url = 'rediss://' if self.tls else 'redis://'
+        if self.password:
+            url += 'app:%s@' % self.password
+        url += 'sentinels-name-the-host/0'
+        if self.tls:
+            url += '?ssl_ca_certs=' + self.tls['ca']
         return {
             'TUTORIAL_REDIS_SENTINELS': ' '.join(
                 '127.0.0.1:%d' % port for port in self.ports),
             'TUTORIAL_REDIS_SERVICE': self.SERVICE,
-            'TUTORIAL_REDIS_URL': 'redis://sentinels-name-the-host/0',
+            'TUTORIAL_REDIS_URL': url,
         }
 
     def __exit__(self, *exc):
@@ -283,6 +319,24 @@ def test_sentinel_fails_over_with_no_500_and_no_session_lost(capsys):
                 app, lambda crowd: sentinels.master.process.kill(),
                 'Sentinel, master killed')
         assert sentinels.master_port() == sentinels.replica.port
+
+
+@pytest.mark.parametrize('tls', [False, True], ids=['password',
+                                                    'password and TLS'])
+def test_sentinels_reach_data_nodes_with_a_password_and_tls(tls,
+                                                          certificates):
+    with Sentinels(password='data-node-password-7Qx',
+                   tls=certificates if tls else None) as sentinels, \
+            Server('redis.ini', env=sentinels.env) as app:
+        status, headers, body = app.get('/')
+        cookie = headers['Set-Cookie'].split(';')[0]
+        assert count_on(app.get('/howdy', cookie=cookie)[2].decode()) == 2
+        sentinels.master.process.kill()
+        body = served_again(app, cookie, limit=30)
+        assert count_on(body.decode()) == 3
+        assert sentinels.master_port() == sentinels.replica.port
+        log = app.output()
+    assert 'data-node-password-7Qx' not in log
 
 
 def test_a_hanging_master_behind_sentinels_gets_quick_503s(capsys):

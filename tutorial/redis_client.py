@@ -12,7 +12,8 @@ Two other topologies, each built by redis-py's own client for it:
 - Sentinel (TUTORIAL_REDIS_SENTINELS, the sentinels' host:port pairs, and
   TUTORIAL_REDIS_SERVICE, the master's name): ``redis.sentinel.Sentinel``
   finds the master, and finds the new one after a failover; the URL then
-  gives only the data nodes' user, password, TLS options and database.
+  gives only the data nodes' user, password, TLS options and database (a
+  rediss:// URL's TLS options serve for the sentinels too).
 - Cluster (TUTORIAL_REDIS_CLUSTER=yes): the URL names one node, and
   ``redis.cluster.RedisCluster`` finds the others and spreads the sessions
   over the masters by their ids.
@@ -466,11 +467,19 @@ def sentinel_client(settings, url, options):
                'so the URL must be redis:// or rediss://')
     for name in ('host', 'port'):
         options.pop(name, None)
-    managed = SentinelManagedSSLConnection \
-        if issubclass(connection_class, SSLConnection) \
+    tls = issubclass(connection_class, SSLConnection)
+    managed = SentinelManagedSSLConnection if tls \
         else SentinelManagedConnection
+    # Where the data nodes speak TLS, so do the sentinels (tls-replication
+    # makes a sentinel speak it to the other sentinels too): they are asked
+    # with the URL's ssl_* options; otherwise over plain TCP.
+    sentinel_options = dict(TIMEOUTS)
+    if tls:
+        sentinel_options['ssl'] = True
+        sentinel_options.update((name, value) for name, value
+                                in options.items() if name.startswith('ssl_'))
     sentinel = Sentinel(sentinel_addresses(settings),
-                        sentinel_kwargs=dict(TIMEOUTS))
+                        sentinel_kwargs=sentinel_options)
     client = sentinel.master_for(
         service, redis_class=SessionRedis,
         connection_class=with_breakers(managed), retry=NO_RETRY,

@@ -124,7 +124,7 @@ MISCONFIGURATIONS = [
      'ssl_* options need a rediss:// URL'),
     ('no client certificate', 'client certificates',
      lambda redis, other: redis.url.split('&')[0],
-     'the server may want a client certificate'),
+     'may want a client certificate (ssl_certfile and ssl_keyfile)'),
     ('not a Redis URL', None,
      lambda redis, other: 'http://app:%s@127.0.0.1/0' % PASSWORD,
      'redis-py cannot read it'),

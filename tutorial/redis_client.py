@@ -551,6 +551,16 @@ def _speaks_plain_redis(host, port):
         return False
 
 
+def _wants_certificate(chain, options):
+    """Whether the errors are how a TLS server that wants a client
+    certificate, and got none, ends the connection: TLS 1.3's alert, or,
+    by the OpenSSL in use, an end of file or a reset after the handshake."""
+    return 'ssl_certfile' not in options and any(
+        isinstance(error, (ssl.SSLEOFError, ConnectionResetError))
+        or 'CERTIFICATE_REQUIRED' in str(getattr(error, 'reason', ''))
+        for error in chain)
+
+
 def misconfiguration(exc, options, probe=True):
     """What about the URL keeps it from ever working, or None when Redis
     may only be down or not reachable yet. With ``probe``, the URL's host
@@ -574,6 +584,10 @@ def misconfiguration(exc, options, probe=True):
                 and _speaks_plain_redis(host, port):
             return ('it speaks TLS (rediss://) to a port that speaks plain '
                     'Redis: use redis://')
+        if _wants_certificate(chain, options) and _speaks_tls(host, port):
+            return ('the server ended the connection after the TLS '
+                    'handshake (%s): it may want a client certificate '
+                    '(ssl_certfile and ssl_keyfile)' % cause_of(exc))
     elif connection_class is Connection:
         if any(isinstance(e, (ConnectionResetError, RedisConnectionError))
                for e in chain) and _speaks_tls(host, port):
@@ -582,8 +596,7 @@ def misconfiguration(exc, options, probe=True):
     for error in chain:
         if isinstance(error, ssl.SSLError):
             hint = ''
-            if isinstance(error, ssl.SSLEOFError) \
-                    and 'ssl_certfile' not in options:
+            if _wants_certificate(chain, options):
                 hint = (': the server may want a client certificate '
                         '(ssl_certfile and ssl_keyfile)')
             return 'TLS failed (%s)%s' % (

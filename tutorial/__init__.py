@@ -22,7 +22,8 @@ def main(global_config, **settings):
     config.include('.flash')
     # the app's look, and its own 404, 400 and 503 pages
     config.include('.pages')
-    # hosts it does not serve, and requests it cannot read, get a 400
+    # hosts it does not serve and requests it cannot read get a 400,
+    # bodies larger than its form a 413
     config.include('.request_guard')
     # the headers a deployed site sends
     config.include('.security_headers')

@@ -351,6 +351,13 @@ def make_certificates(folder):
         with open(paths[name], 'wb') as f:
             f.write(certificate.public_bytes(serialization.Encoding.PEM))
 
+    def key_usage(**allowed):
+        return x509.KeyUsage(**dict(dict.fromkeys(
+            ['digital_signature', 'content_commitment', 'key_encipherment',
+             'data_encipherment', 'key_agreement', 'key_cert_sign',
+             'crl_sign', 'encipher_only', 'decipher_only'], False),
+            **allowed))
+
     def make(name, issuer=None, issuer_key=None, san=None, usage=None):
         # as RFC 5280 has them, which Python 3.13 and later check by
         # default (VERIFY_X509_STRICT): key identifiers, and key usages
@@ -369,19 +376,13 @@ def make_certificates(folder):
         if issuer is None:
             builder = builder.add_extension(
                 x509.BasicConstraints(ca=True, path_length=None), True)
-            builder = builder.add_extension(x509.KeyUsage(
-                digital_signature=False, content_commitment=False,
-                key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False), True)
+            builder = builder.add_extension(
+                key_usage(key_cert_sign=True, crl_sign=True), True)
         else:
             builder = builder.add_extension(
                 x509.BasicConstraints(ca=False, path_length=None), True)
-            builder = builder.add_extension(x509.KeyUsage(
-                digital_signature=True, content_commitment=False,
-                key_encipherment=False, data_encipherment=False,
-                key_agreement=False, key_cert_sign=False, crl_sign=False,
-                encipher_only=False, decipher_only=False), True)
+            builder = builder.add_extension(
+                key_usage(digital_signature=True), True)
             builder = builder.add_extension(
                 x509.ExtendedKeyUsage([usage]), False)
             builder = builder.add_extension(

@@ -275,6 +275,17 @@ class Breakers:
         return breaker
 
 
+def through(breaker, call, *args, **kwargs):
+    """``call(*args, **kwargs)``, if ``breaker`` lets it through; a failure
+    to reach Redis is the breaker's to remember."""
+    breaker.before()
+    try:
+        return call(*args, **kwargs)
+    except (RedisConnectionError, RedisTimeoutError) as e:
+        breaker.failed(e)
+        raise
+
+
 class BreakerConnection:
     """Put before the connection class redis-py picked for the URL (plain,
     TLS, unix socket, sentinel-managed): every command of the session
@@ -290,22 +301,12 @@ class BreakerConnection:
     # redis-py connects from the pool, and again before sending when the
     # connection was closed: both come through here.
     def connect_check_health(self, *args, **kwargs):
-        breaker = self.breakers.of(self)
-        breaker.before()
-        try:
-            super().connect_check_health(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError) as e:
-            breaker.failed(e)
-            raise
+        return through(self.breakers.of(self), super().connect_check_health,
+                       *args, **kwargs)
 
     def send_packed_command(self, *args, **kwargs):
-        breaker = self.breakers.of(self)
-        breaker.before()
-        try:
-            super().send_packed_command(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError) as e:
-            breaker.failed(e)
-            raise
+        return through(self.breakers.of(self), super().send_packed_command,
+                       *args, **kwargs)
 
     def read_response(self, *args, **kwargs):
         breaker = self.breakers.of(self)

@@ -10,10 +10,10 @@ reads them, and raises where they are not; Pyramid then answers 500. This
 tween looks first: a path, query or form that cannot be read gets a short
 400 page and one line in the log. A body larger than the app's one form
 could be (``tutorial.max_body_size``) gets a 413 page, and is never read
-past that size, whatever server runs the app. A cookie that cannot be read is passed
-over instead, so that a stray cookie set by a neighbouring page does not
-cost the visitor the session cookie beside it. The cookies it reads are
-handed to WebOb, which then does not parse the header again.
+past that size, whatever server runs the app. A cookie that cannot be read
+is passed over instead, so that a stray cookie set by a neighbouring page
+does not cost the visitor the session cookie beside it. The cookies it
+reads are handed to WebOb, which then does not parse the header again.
 """
 import logging
 import os

@@ -280,10 +280,7 @@ def visitor_wait(get):
 
 
 def test_slow_clients_are_held_by_the_proxy(app, proxy, tls, capsys):
-    insecure = ssl.create_default_context()
-    insecure.check_hostname = False
-    insecure.verify_mode = ssl.CERT_NONE
-    held = slow_clients(proxy.port, 200, lambda s: insecure.wrap_socket(
+    held = slow_clients(proxy.port, 200, lambda s: tls.wrap_socket(
         s, server_hostname='localhost'))
     try:
         status, through = visitor_wait(
@@ -349,13 +346,10 @@ def post_large(sock, size):
 
 
 def test_a_huge_body_is_refused_by_the_proxy_and_by_waitress(
-        app, proxy, capsys):
-    insecure = ssl.create_default_context()
-    insecure.check_hostname = False
-    insecure.verify_mode = ssl.CERT_NONE
+        app, proxy, tls, capsys):
     before = rss_kb(app.process.pid)
     with socket.create_connection(('127.0.0.1', proxy.port), 5) as raw:
-        with insecure.wrap_socket(raw, server_hostname='localhost') as s:
+        with tls.wrap_socket(raw, server_hostname='localhost') as s:
             proxied = post_large(s, LARGE_BODY)
     with socket.create_connection(('127.0.0.1', app.port), 5) as s:
         direct = post_large(s, LARGE_BODY)

@@ -83,10 +83,14 @@ FAILOVER_REPLIES = ('READONLY', 'LOADING', 'MASTERDOWN', 'TRYAGAIN',
                     'CLUSTERDOWN')
 
 
+def setting(settings, name, env, environ=os.environ):
+    """The environment's value for a setting, else the ini file's."""
+    return environ.get(env) or settings.get(name) or ''
+
+
 def redis_url(settings, environ=os.environ):
     """The Redis server: the environment's, else the setting, else local."""
-    return (environ.get(REDIS_URL_ENV)
-            or settings.get(REDIS_URL_SETTING)
+    return (setting(settings, REDIS_URL_SETTING, REDIS_URL_ENV, environ)
             or DEFAULT_REDIS_URL)
 
 
@@ -393,11 +397,6 @@ SERVICE_ENV = 'TUTORIAL_REDIS_SERVICE'
 CLUSTER_ENV = 'TUTORIAL_REDIS_CLUSTER'
 
 
-def setting(settings, name, env, environ=os.environ):
-    """The environment's value for a setting, else the ini file's."""
-    return environ.get(env) or settings.get(name) or ''
-
-
 def refuse(settings, url, problem):
     """Stop the app with one line naming the setting and the problem."""
     raise SystemExit(scrubbed('tutorial: %s is %s: %s' % (
@@ -429,14 +428,12 @@ def read_url(settings, url):
 def endpoint_client(settings, url, options):
     """A client of the URL's server, on the connection class redis-py
     picks for it (TCP, TLS or unix socket), with a Breaker before it."""
-    try:
-        client = SessionRedis.from_url(
-            url, connection_class=with_breakers(
-                options.get('connection_class', Connection)),
-            retry=NO_RETRY, **TIMEOUTS)
-    except (ValueError, TypeError, RedisError) as e:
-        refuse(settings, url, 'redis-py cannot read it (%s)'
-               % _first_line(e))
+    # (read_url has read the URL already; redis-py makes connections, and
+    # meets options it cannot use, only when first asked: check_at_start)
+    client = SessionRedis.from_url(
+        url, connection_class=with_breakers(
+            options.get('connection_class', Connection)),
+        retry=NO_RETRY, **TIMEOUTS)
     return lambda: client
 
 

@@ -46,7 +46,7 @@ setup(
     version='0.0',
     description='Pyramid Quick Tutorial, step 17: sessions',
     python_requires='>= 3.10',
-    packages=['tutorial'],
+    packages=['tutorial', 'tutorial.redis_store'],
     include_package_data=True,
     zip_safe=False,
     install_requires=requires,

@@ -10,10 +10,10 @@ from tutorial.session_secrets import SECRET_ENV
 from .support import (
     CHROMIUM_ARGS,
     PROJECT,
-    SETTINGS_ENV,
     RedisServer,
     make_certificates,
     require,
+    settings_env,
     )
 
 #: A secret production accepts, for the apps the tests build from its ini.
@@ -42,7 +42,7 @@ def app_from_ini(monkeypatch):
     with production's secret and ``env`` (nothing else) in the
     environment."""
     def build(ini, **env):
-        for name in SETTINGS_ENV:
+        for name in settings_env():
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv(SECRET_ENV, PRODUCTION_SECRET)
         for name, value in env.items():

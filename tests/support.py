@@ -17,13 +17,7 @@ import urllib.request
 
 from webob.cookies import SignedSerializer
 
-from tutorial.request_guard import ALLOWED_HOSTS_ENV
-from tutorial.session_stores import STORE_ENV
-from tutorial.session_secrets import (
-    DEVELOPMENT_SECRET,
-    OLD_SECRETS_ENV,
-    SECRET_ENV,
-    )
+from tutorial.session_secrets import DEVELOPMENT_SECRET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.dirname(HERE)
@@ -44,10 +38,15 @@ CHROMIUM_ARGS = [
 ]
 
 
-#: The environment variables that change how the app runs: a test names
-#: the ones it wants, and none leaks in from the developer's shell.
-SETTINGS_ENV = (SECRET_ENV, OLD_SECRETS_ENV, ALLOWED_HOSTS_ENV, STORE_ENV,
-                'TUTORIAL_REDIS_URL')
+#: Every environment variable that changes how the app runs starts so: a
+#: test names the ones it wants, and none leaks in from the developer's
+#: shell.
+SETTINGS_PREFIX = 'TUTORIAL_'
+
+
+def settings_env(environ=os.environ):
+    """The app's settings in ``environ``, by name."""
+    return [name for name in environ if name.startswith(SETTINGS_PREFIX)]
 
 
 class Raw:
@@ -174,7 +173,7 @@ class Server:
             f.write(text)
         # settings in the developer's own environment must not leak in
         self.env = dict(os.environ)
-        for name in SETTINGS_ENV:
+        for name in settings_env(self.env):
             self.env.pop(name, None)
         self.env['PYTHONUNBUFFERED'] = '1'  # the log in the order it happens
         self.env.update(env or {})

@@ -108,14 +108,17 @@ def test_queue_warnings_under_load_are_summed_up_once_a_minute():
 
     from tutorial.queue_warnings import QueueWarningSummary
 
-    summary = QueueWarningSummary(60)
+    from tutorial.log_summary import LogSummary
+
+    clock = [100.0]
+    summary = QueueWarningSummary(60, LogSummary(60, lambda: clock[0]))
     records = [logging.LogRecord('waitress.queue', logging.WARNING, '', 0,
                                  'Task queue depth is %d', (depth,), None)
                for depth in [1, 2, 7, 3] * 250]
     passed = [r for r in records if summary.filter(r)]
     # the first goes through at once; the next 999 wait for the minute
     assert len(passed) == 1
-    summary.next_time = 0  # the minute is over
+    clock[0] += 60  # the minute is over
     last = logging.LogRecord('waitress.queue', logging.WARNING, '', 0,
                              'Task queue depth is %d', (2,), None)
     assert summary.filter(last)

@@ -169,7 +169,7 @@ def test_render_names_a_missing_value_in_one_line():
         capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.strip() == ('render: TUTORIAL_TLS_PORT is not set '
-                                   '(README.txt, Running in production)')
+                                   '(docs/production.rst)')
 
 
 def test_the_proxy_speaks_http2_over_tls(proxy, certificates):

@@ -83,7 +83,7 @@ def test_two_pserve_processes_share_the_sessions_in_redis(redis_server,
 
 
 def test_the_redis_url_comes_from_the_environment_then_the_settings():
-    from tutorial.redis_client import DEFAULT_REDIS_URL, redis_url
+    from tutorial.redis_store.settings import DEFAULT_REDIS_URL, redis_url
 
     setting = {'tutorial.redis_url': 'redis://setting:6379/1'}
     environ = {'TUTORIAL_REDIS_URL': 'redis://environ:6379/2'}
@@ -209,7 +209,7 @@ def test_redis_that_hangs_gets_a_quick_503_and_pserve_recovers(capsys):
     finally:
         hanging.process.send_signal(signal.SIGCONT)
         hanging.remove()
-    # measured, not asserted: bench/ and the README report these
+    # measured, not asserted: bench/README.txt and docs/redis.rst report these
     with capsys.disabled():
         print('\n  Redis hanging, 16 visitors: %d answers, the longest '
               '%.2f s; served again %.2f s after Redis resumed'

@@ -19,7 +19,10 @@ from redis.exceptions import (
     )
 from redis.sentinel import MasterNotFoundError
 
-from tutorial.redis_client import FailureLog, cause_of, masked, scrubbed
+from tutorial.redis_store.causes import cause_of
+from tutorial.redis_store.redaction import masked, scrubbed
+from tutorial.redis_store.unavailable import FailureLog
+from tutorial.log_summary import LogSummary
 from tutorial.session_secrets import SECRET_ENV
 from tutorial.session_stores import STORE_ENV
 from tutorial.tests import count_on
@@ -273,14 +276,15 @@ def test_a_message_that_quotes_the_password_is_scrubbed():
 
 
 def test_failures_under_load_are_summed_up_by_cause(caplog):
-    failures = FailureLog('redis://host:6379/0', interval=10)
+    clock = [100.0]
+    failures = FailureLog('redis://host:6379/0', interval=10,
+                          summary=LogSummary(10, clock=lambda: clock[0]))
     refused = ConnectionRefusedError(111, 'Connection refused')
-    with caplog.at_level(logging.WARNING, 'tutorial.redis_client'):
+    with caplog.at_level(logging.WARNING, 'tutorial.redis_store'):
         for _ in range(1000):
             failures.failed(refused)
         failures.failed(TimeoutError('timed out'))
-        # the interval is over for the first cause
-        failures.seen['connection refused'] = (0.0, 999)
+        clock[0] += 10  # the interval is over
         failures.failed(refused)
     assert [record.getMessage() for record in caplog.records] == [
         'sessions unavailable: Redis at redis://host:6379/0: connection '

@@ -154,7 +154,7 @@ def test_pserve_refuses_a_weak_old_secret_in_one_line():
     assert line.startswith('tutorial: %s ' % OLD_SECRETS_ENV)
 
 
-# The procedure README gives, through real processes.
+# The procedure docs/production.rst gives, through real processes.
 
 def made_by(store, cookie, secret):
     """Whether ``secret`` signed (the cookie store) or encrypted (the

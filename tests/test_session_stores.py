@@ -7,6 +7,7 @@ factory in its own includeme.
 """
 import ast
 import glob
+import importlib.util
 import json
 import os
 import re
@@ -157,8 +158,7 @@ def test_the_environment_can_name_the_steps_cookie_store(
 
 def test_every_store_named_has_a_module():
     for store, module in SESSION_STORES.items():
-        assert os.path.exists(os.path.join(
-            PROJECT, 'tutorial', module.lstrip('.') + '.py')), store
+        assert importlib.util.find_spec('tutorial' + module), store
 
 
 # No private overrides.
@@ -168,7 +168,8 @@ def test_no_class_of_the_app_defines_an_underscore_method():
     # classes would override a private method, which a patch release may
     # rename or change; the app defines none, on any class
     found = []
-    for path in glob.glob(os.path.join(PROJECT, 'tutorial', '*.py')):
+    for path in glob.glob(os.path.join(PROJECT, 'tutorial', '**', '*.py'),
+                          recursive=True):
         with open(path) as f:
             tree = ast.parse(f.read())
         for node in ast.walk(tree):

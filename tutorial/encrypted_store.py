@@ -26,6 +26,7 @@ from pyramid.session import BaseCookieSessionFactory
 from .session_data import SessionSerializer
 from .session_secrets import old_session_secrets, session_secret
 from .session_stores import cookie_flags, replace_session_factory
+from .settings import refuse
 
 #: What the key is for: HKDF makes a different key for each purpose.
 KEY_PURPOSE = b'tutorial session cookie: AES-256-GCM-SIV'
@@ -81,10 +82,9 @@ def session_cipher(settings):
         return SessionCipher(session_secret(settings),
                              old_session_secrets(settings))
     except UnsupportedAlgorithm:
-        raise SystemExit(
-            'tutorial: the encrypted session store needs AES-GCM-SIV, which '
-            'the OpenSSL that cryptography uses lacks (it needs 3.2 or '
-            'newer): pip install --upgrade cryptography') from None
+        refuse('the encrypted session store needs AES-GCM-SIV, which the '
+               'OpenSSL that cryptography uses lacks (it needs 3.2 or '
+               'newer): pip install --upgrade cryptography')
 
 
 def includeme(config):

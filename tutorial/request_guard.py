@@ -23,6 +23,7 @@ from pyramid.tweens import INGRESS
 from webob.cookies import RequestCookies, parse_cookie
 
 from .pages import html_response, message_page
+from .settings import int_setting
 
 log = logging.getLogger(__name__)
 
@@ -134,15 +135,8 @@ def read_cookies(header):
 
 def max_body_size(settings):
     """``tutorial.max_body_size`` in bytes; one line if it is not one."""
-    setting = settings.get('tutorial.max_body_size', DEFAULT_MAX_BODY_SIZE)
-    try:
-        size = int(setting)
-    except ValueError:
-        size = -1
-    if size < 0:
-        raise SystemExit('tutorial: tutorial.max_body_size is %r; it must '
-                         'be a number of bytes' % setting)
-    return size
+    return int_setting(settings, 'tutorial.max_body_size',
+                       default=DEFAULT_MAX_BODY_SIZE, unit='bytes')
 
 
 def body_too_large(request, limit):

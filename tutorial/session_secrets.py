@@ -11,11 +11,11 @@ import hmac
 import os
 
 from pyramid.session import BaseCookieSessionFactory
-from pyramid.settings import asbool
 from webob.cookies import JSONSerializer
 
 from .session_data import SessionSerializer
 from .session_stores import cookie_flags, replace_session_factory
+from .settings import bool_setting, refuse
 
 #: The printed tutorial's secret: public, so for development only.
 DEVELOPMENT_SECRET = 'itsaseekreet'
@@ -56,7 +56,7 @@ def secret_problem(secret):
 
 
 def _refuse(name, problem):
-    raise SystemExit('tutorial: %s %s: %s' % (name, problem, MAKE_A_SECRET))
+    refuse('%s %s: %s', name, problem, MAKE_A_SECRET)
 
 
 def session_secret(settings, environ=os.environ):
@@ -66,7 +66,7 @@ def session_secret(settings, environ=os.environ):
     the environment variable TUTORIAL_SESSION_SECRET, and a missing, weak
     or public one stops the application with a one-line message.
     """
-    if not asbool(settings.get('tutorial.secret_from_env', False)):
+    if not bool_setting(settings, 'tutorial.secret_from_env'):
         return settings.get('tutorial.session_secret', DEVELOPMENT_SECRET)
     secret = environ.get(SECRET_ENV, '')
     problem = secret_problem(secret)
@@ -81,7 +81,7 @@ def old_session_secrets(settings, environ=os.environ):
     In production they come from TUTORIAL_SESSION_OLD_SECRETS, separated
     by whitespace, and each must pass the same checks as the secret.
     """
-    if not asbool(settings.get('tutorial.secret_from_env', False)):
+    if not bool_setting(settings, 'tutorial.secret_from_env'):
         return []
     old = environ.get(OLD_SECRETS_ENV, '').split()
     for n, secret in enumerate(old, 1):

@@ -8,11 +8,12 @@ that store replaces the factory in its own ``includeme`` when it must:
 - ``cookie``: the step's signed cookie (session_secrets.py replaces it only
   while old secrets are named, to read what they signed);
 - ``encrypted``: a cookie only the server can read (encrypted_store.py);
-- ``redis``: the data in Redis, an id in the cookie (redis_store.py).
+- ``redis``: the data in Redis, an id in the cookie (the redis_store
+  package).
 """
 import os
 
-from pyramid.settings import asbool
+from .settings import bool_setting, choice_setting
 
 STORE_ENV = 'TUTORIAL_SESSION_STORE'
 
@@ -30,14 +31,9 @@ MIDDLEWARE = 'tutorial.session_store_middleware'
 def session_store(settings, environ=os.environ):
     """The store named by TUTORIAL_SESSION_STORE, else by the setting,
     else the step's cookie; any other name stops the app in one line."""
-    store = (environ.get(STORE_ENV)
-             or settings.get('tutorial.session_store')
-             or 'cookie')
-    if store not in SESSION_STORES:
-        raise SystemExit(
-            'tutorial: tutorial.session_store (or %s) is %r; it must be one '
-            'of: %s' % (STORE_ENV, store, ', '.join(SESSION_STORES)))
-    return store
+    return choice_setting(settings, 'tutorial.session_store',
+                          list(SESSION_STORES), env=STORE_ENV,
+                          default='cookie', environ=environ)
 
 
 def cookie_flags(settings):
@@ -45,7 +41,7 @@ def cookie_flags(settings):
     page's scripts, not sent with other sites' forms, and in production
     (``tutorial.secure_cookie``) sent over HTTPS only."""
     return {
-        'secure': asbool(settings.get('tutorial.secure_cookie', False)),
+        'secure': bool_setting(settings, 'tutorial.secure_cookie'),
         'httponly': True,
         'samesite': 'Lax',
     }

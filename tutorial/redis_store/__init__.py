@@ -1,0 +1,54 @@
+"""Beyond the step: sessions kept in Redis, the "richer session support".
+
+The cookie then carries only a signed session id; the data lives in Redis
+(through pyramid_session_redis) and the views and template are unchanged,
+since both stores give ``request.session`` the same interface.
+
+The operator names the server in one URL, TUTORIAL_REDIS_URL (or the
+setting ``tutorial.redis_url``), or the sentinels or a cluster; redis-py
+builds the client, and this package adds what a deployed store needs. Its
+files, one concern each:
+
+- settings: where Redis is (URL, topology), and the one-line refusal;
+- redaction: no password in any line;
+- causes: what went wrong, in a few words;
+- timeouts: how long Redis may take, and how long the breaker rests;
+- breaker: a breaker per server, before redis-py's connections;
+- clients: the client for one endpoint, the sentinels or a cluster;
+- startup: the question asked once at start;
+- factory: the session factory;
+- unavailable: the 503 page and the log of failures.
+"""
+import functools
+
+try:
+    import pyramid_session_redis  # noqa: F401
+    import redis  # noqa: F401
+except ImportError as e:
+    # only the redis extra's own packages: any other ImportError is a bug
+    if (e.name or '').split('.')[0] not in ('redis', 'pyramid_session_redis'):
+        raise
+    raise SystemExit('tutorial: sessions in Redis need the redis extra: '
+                     'pip install -e ".[redis]"') from None
+
+from ..session_stores import MIDDLEWARE, replace_session_factory
+from .causes import STORE_ERRORS
+from .clients import redis_client
+from .factory import redis_session_factory
+from .unavailable import (
+    FailureLog,
+    StoreUnavailable,
+    StoreUnavailableMiddleware,
+    )
+
+
+def includeme(config):
+    settings = config.get_settings()
+    get_client, where = redis_client(settings)
+    replace_session_factory(config,
+                            redis_session_factory(settings, get_client))
+    unavailable = StoreUnavailable(FailureLog(where))
+    for error in STORE_ERRORS:
+        config.add_exception_view(unavailable, context=error)
+    config.registry[MIDDLEWARE] = functools.partial(
+        StoreUnavailableMiddleware, unavailable=unavailable)

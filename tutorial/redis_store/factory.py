@@ -1,0 +1,74 @@
+"""The session factory: pyramid_session_redis over the store's client,
+the cookie signed as the cookie store signs it, the data checked as the
+cookie stores check theirs."""
+import json
+
+from pyramid_session_redis import RedisSessionFactory
+
+from ..session_data import clean_state, dump_json, is_int, is_time
+from ..session_secrets import session_signer
+from ..session_stores import cookie_flags
+
+
+def deserialize(data):
+    """JSON from Redis, with the session's own data checked as for cookies.
+
+    What Redis holds was written by the server, but perhaps by an older
+    version of the app, or by something else; anything raised here starts
+    a new session.
+    """
+    payload = json.loads(data)
+    if not (isinstance(payload, dict)
+            and isinstance(payload.get('m'), dict)
+            and is_time(payload.get('c'))
+            and is_int(payload.get('v'))
+            and all(payload.get(key) is None or is_int(payload[key])
+                    for key in ('t', 'x'))):
+        raise ValueError('not a session of pyramid_session_redis')
+    payload['m'] = clean_state(payload['m'])
+    return payload
+
+
+class SessionIdText:
+    """The session id, as pyramid_session_redis signs it: str in, bytes
+    out of dumps, and back."""
+
+    def dumps(self, session_id):
+        return session_id.encode('ascii')
+
+    def loads(self, bstruct):
+        return bstruct.decode('ascii')
+
+
+def redis_session_factory(settings, get_client):
+    # the cookie signer of the cookie store, with pyramid_session_redis's salt
+    signer = session_signer(settings, salt='pyramid_session_redis.',
+                            serializer=SessionIdText())
+    flags = cookie_flags(settings)
+    factory = RedisSessionFactory(
+        None,
+        cookie_signer=signer,
+        redis_client_callable=lambda request, **options: get_client(),
+        cookie_secure=flags['secure'],
+        cookie_httponly=flags['httponly'],
+        cookie_samesite=flags['samesite'],
+        serialize=dump_json,
+        deserialize=deserialize,
+        deserialized_fails_new=True,
+    )
+    if len(signer.hmacs) == 1:
+        return factory
+
+    def session_factory(request):
+        # pyramid_session_redis sets the cookie only for a new session:
+        # one read with an old secret is signed again with the current one
+        session = factory(request)
+        cookie = request.cookies.get('session')
+        if cookie:
+            try:
+                if signer.loads_with(cookie.encode('ascii'))[1]:
+                    session.please_recookie()
+            except ValueError:
+                pass  # not signed by any accepted secret: a new session
+        return session
+    return session_factory

@@ -1,0 +1,79 @@
+"""While Redis cannot keep sessions: the 503 page, and a log line by
+cause, a few at a time."""
+import logging
+
+from ..log_summary import LogSummary
+from ..pages import html_response, message_page
+from ..security_headers import add_security_headers, security_headers
+from .causes import STORE_ERRORS, cause_of
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE_PAGE = message_page(
+    'sessions unavailable', 'Sessions are unavailable for a moment',
+    'The server that keeps sessions is not answering. Nothing was lost: '
+    'please reload this page in a few seconds.')
+
+
+class FailureLog:
+    """Logs why sessions are unavailable: a cause's first failure at once,
+    then at most one line a cause each ``interval`` seconds, saying how
+    many it stands for, so that a Redis down under load is a few lines,
+    not one a request."""
+
+    def __init__(self, where, interval=10, summary=None):
+        self.where = where
+        self.interval = interval
+        self.summary = summary or LogSummary(interval)
+
+    def failed(self, exc):
+        cause = cause_of(exc)
+        due = self.summary.due(cause)
+        if due is None:
+            return
+        more = due[0] - 1
+        if more:
+            log.warning('sessions unavailable: Redis at %s: %s (and %d more '
+                        'such in %d s)', self.where, cause, more,
+                        self.interval)
+        else:
+            log.warning('sessions unavailable: Redis at %s: %s',
+                        self.where, cause)
+
+
+class StoreUnavailable:
+    """The short 503 page, while Redis cannot keep sessions; each failure
+    logged, by its cause, in a FailureLog. Nothing was lost."""
+
+    def __init__(self, failures):
+        self.failures = failures
+
+    def __call__(self, exc, request=None):
+        self.failures.failed(exc)
+        response = html_response(UNAVAILABLE_PAGE, 503)
+        response.retry_after = 5
+        return response
+
+
+class StoreUnavailableMiddleware:
+    """WSGI middleware: while Redis cannot keep sessions, the 503 page.
+
+    A view that reads the session meets the error in the view, where the
+    exception view answers (before the debug toolbar can). But
+    pyramid_session_redis saves a session in a response callback, after
+    every exception view has had its turn, so the error is also caught
+    here, around the whole application. The server keeps serving.
+    """
+
+    def __init__(self, app, unavailable):
+        self.app = app
+        self.unavailable = unavailable
+        self.headers = security_headers(app.registry.settings)
+
+    def __call__(self, environ, start_response):
+        try:
+            return self.app(environ, start_response)
+        except STORE_ERRORS as e:
+            response = add_security_headers(self.unavailable(e),
+                                            self.headers)
+        return response(environ, start_response)

@@ -5,6 +5,9 @@ requires = [
     'pyramid >= 2.1',
     'pyramid_chameleon',
     'waitress',
+    # production's server (tutorial/workers.py): a Rust HTTP layer and a
+    # worker process per core; 2.5 has wheels for Python 3.10 to 3.14.
+    'granian >= 2.5, < 3',
     # The encrypted cookie store (tutorial/encrypted_store.py): AES-GCM-SIV
     # arrived in 42, and it needs no server, so any install can switch to it.
     'cryptography >= 42',
@@ -58,6 +61,9 @@ setup(
     entry_points={
         'paste.app_factory': [
             'main = tutorial:main',
+        ],
+        'paste.server_factory': [
+            'granian = tutorial.workers:server_factory',
         ],
     },
 )

@@ -332,7 +332,7 @@ def make_certificates(folder):
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
     import ipaddress
 
@@ -357,10 +357,12 @@ def make_certificates(folder):
              'crl_sign', 'encipher_only', 'decipher_only'], False),
             **allowed))
 
-    def make(name, issuer=None, issuer_key=None, san=None, usage=None):
+    def make(name, issuer=None, issuer_key=None, san=None, usage=None,
+             rsa_key=False, ocsp=None):
         # as RFC 5280 has them, which Python 3.13 and later check by
         # default (VERIFY_X509_STRICT): key identifiers, and key usages
-        key = ec.generate_private_key(ec.SECP256R1())
+        key = rsa.generate_private_key(65537, 2048) if rsa_key \
+            else ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(
             NameOID.COMMON_NAME, 'tutorial tests ' + name)])
         builder = (x509.CertificateBuilder()
@@ -381,7 +383,8 @@ def make_certificates(folder):
             builder = builder.add_extension(
                 x509.BasicConstraints(ca=False, path_length=None), True)
             builder = builder.add_extension(
-                key_usage(digital_signature=True), True)
+                key_usage(digital_signature=True,
+                          key_encipherment=rsa_key), True)
             builder = builder.add_extension(
                 x509.ExtendedKeyUsage([usage]), False)
             builder = builder.add_extension(
@@ -390,6 +393,11 @@ def make_certificates(folder):
         if san:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName(san), False)
+        if ocsp:
+            builder = builder.add_extension(x509.AuthorityInformationAccess(
+                [x509.AccessDescription(
+                    x509.oid.AuthorityInformationAccessOID.OCSP,
+                    x509.UniformResourceIdentifier(ocsp))]), False)
         certificate = builder.sign(issuer_key or key, hashes.SHA256())
         save(name, key, certificate)
         return subject, key
@@ -400,6 +408,12 @@ def make_certificates(folder):
          san=[x509.IPAddress(ipaddress.ip_address('127.0.0.1')),
               x509.DNSName('localhost')])
     make('client', ca, ca_key, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+    # for TLS 1.2's ECDHE-RSA suites, and one naming an OCSP responder
+    make('server_rsa', ca, ca_key, usage=ExtendedKeyUsageOID.SERVER_AUTH,
+         san=[x509.IPAddress(ipaddress.ip_address('127.0.0.1')),
+              x509.DNSName('localhost')], rsa_key=True)
+    make('server_ocsp', ca, ca_key, usage=ExtendedKeyUsageOID.SERVER_AUTH,
+         san=[x509.DNSName('localhost')], ocsp='http://ocsp.invalid/')
     return paths
 
 
@@ -508,3 +522,58 @@ class RedisServer:
         import redis
 
         return redis.Redis.from_url(self.admin_url)
+
+
+def children(pid):
+    """The pids of the processes ``pid`` started, and that still run."""
+    try:
+        with open('/proc/%d/task/%d/children' % (pid, pid)) as f:
+            return [int(child) for child in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def rss_kb(pid):
+    """The memory ``pid`` holds, in kB (0 once it has ended)."""
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+def group_rss_kb(pid):
+    """The memory of ``pid`` and every process it started, in kB."""
+    return rss_kb(pid) + sum(group_rss_kb(child) for child in children(pid))
+
+
+def raw_request(port, request, timeout=10):
+    """Send ``request`` (bytes) to 127.0.0.1:``port`` as it is, and return
+    the answer's status and all of the answer (None and b'' when the
+    server hung up without one). The answer ends where the server hangs
+    up, or a second after it last sent anything (a connection kept
+    alive)."""
+    with socket.create_connection(('127.0.0.1', port), timeout) as s:
+        try:
+            s.sendall(request)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = b''
+        try:
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                answer += data
+                s.settimeout(1)
+        except ConnectionResetError:
+            pass
+        except socket.timeout:
+            if not answer:
+                raise
+    status = int(answer.split()[1]) if answer.startswith(b'HTTP/') \
+        else None
+    return status, answer

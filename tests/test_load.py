@@ -15,20 +15,13 @@ from tutorial.flash import RESET_MESSAGE
 from tutorial.session_secrets import SECRET_ENV
 from tutorial.tests import count_on
 
-from .support import Server, wsgi_request
+from .support import Server, group_rss_kb, wsgi_request
 
 CONNECTIONS = 16
 REQUESTS = 20_000
 WARM_UP = 2_000
 TIME_LIMIT = 600  # seconds: the run stops there, whatever is left
 MAX_GROWTH_KB = 16 * 1024
-
-
-def rss_kb(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1])
 
 
 class Visitor(threading.Thread):
@@ -90,9 +83,9 @@ def test_many_concurrent_visitors_get_no_errors_and_memory_stays_flat():
     env = {SECRET_ENV: 'load-test-secret-0123456789-' * 3}
     with Server('production.ini', env=env) as server:
         warm_up = load(server.port, WARM_UP)
-        before = rss_kb(server.process.pid)
+        before = group_rss_kb(server.process.pid)
         visitors = load(server.port, REQUESTS)
-        after = rss_kb(server.process.pid)
+        after = group_rss_kb(server.process.pid)
 
     for visitor in warm_up + visitors:
         assert visitor.errors == [], visitor.errors[:5]

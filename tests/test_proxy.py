@@ -27,12 +27,12 @@ from .support import (
     PROJECT,
     Server,
     free_port,
+    group_rss_kb,
     require,
     shot,
     stop_process,
     wait_for_port,
     )
-from .test_load import rss_kb
 
 SECRET = 'behind-the-proxy-secret-0123456789-' * 2
 #: The body the hostile client sends: far more than any form.
@@ -71,7 +71,7 @@ class Nginx:
     """nginx with the rendered block, on 127.0.0.1 and a free port, in
     front of ``app``; stopped on the way out, whatever happens."""
 
-    def __init__(self, app, certificates):
+    def __init__(self, app, certificates, server='server'):
         self.binary = require('nginx', 'nginx-light')
         require('envsubst', 'gettext-base')
         self.port = free_port()
@@ -79,8 +79,8 @@ class Nginx:
         self.site = render(
             TUTORIAL_SERVER_NAME='localhost 127.0.0.1',
             TUTORIAL_TLS_PORT=str(self.port),
-            TUTORIAL_TLS_CERT=certificates['server'],
-            TUTORIAL_TLS_KEY=certificates['server_key'],
+            TUTORIAL_TLS_CERT=certificates[server],
+            TUTORIAL_TLS_KEY=certificates[server + '_key'],
             TUTORIAL_APP='127.0.0.1:%d' % app.port,
             TUTORIAL_STATIC=os.path.join(PROJECT, 'tutorial', 'static'))
         with open(os.path.join(self.dir, 'tutorial.conf'), 'w') as f:
@@ -170,6 +170,114 @@ def test_render_names_a_missing_value_in_one_line():
     assert done.returncode == 2
     assert done.stderr.strip() == ('render: TUTORIAL_TLS_PORT is not set '
                                    '(docs/production.rst)')
+
+
+# The TLS an auditor reads: Mozilla's intermediate profile, tried with
+# pinned protocols and suites against an RSA certificate (so that a
+# static-RSA suite could be chosen, were it offered).
+
+@pytest.fixture(scope='module')
+def rsa_proxy(app, certificates):
+    with Nginx(app, certificates, server='server_rsa') as nginx:
+        yield nginx
+
+
+def handshake(port, ca, version, ciphers=None):
+    """A TLS handshake at exactly ``version`` (and, for TLS 1.2, only
+    ``ciphers``): the suite agreed, or the error's reason if the server
+    refused."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(ca)
+    # the client itself allows anything the server might: what fails, the
+    # server refused (OpenSSL's security level 0 lets TLS 1.1 and SHA-1
+    # suites be offered at all)
+    context.set_ciphers((ciphers or 'ALL') + ':@SECLEVEL=0')
+    context.minimum_version = context.maximum_version = version
+    with socket.create_connection(('127.0.0.1', port), 5) as raw:
+        try:
+            with context.wrap_socket(raw, server_hostname='localhost') as s:
+                return s.cipher()[0]
+        except (ssl.SSLError, ConnectionResetError) as e:
+            return 'refused: %s' % getattr(e, 'reason', e)
+
+
+@pytest.mark.parametrize('version', ['-tls1', '-tls1_1'])
+def test_tls_before_1_2_is_refused(rsa_proxy, certificates, version):
+    # openssl s_client, as auditors use it (Python's ssl warns at once on
+    # these versions); security level 0 lets it offer them at all
+    openssl = require('openssl', 'openssl')
+    done = subprocess.run(
+        [openssl, 's_client', '-connect', '127.0.0.1:%d' % rsa_proxy.port,
+         '-servername', 'localhost', version, '-cipher',
+         'ALL:@SECLEVEL=0', '-CAfile', certificates['ca']],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    # the server's refusal, not a client that could not offer it
+    assert 'alert protocol version' in output, output
+    assert 'no protocols available' not in output
+
+
+@pytest.mark.parametrize('suite', [
+    'AES128-SHA', 'AES128-GCM-SHA256',  # no forward secrecy
+    'ECDHE-RSA-AES128-SHA', 'ECDHE-RSA-AES128-SHA256',  # CBC
+    'AES256-SHA256', 'ECDHE-RSA-AES256-SHA384', 'CAMELLIA128-SHA'])
+def test_tls_1_2_suites_outside_the_profile_are_refused(
+        rsa_proxy, certificates, suite):
+    agreed = handshake(rsa_proxy.port, certificates['ca'],
+                       ssl.TLSVersion.TLSv1_2, suite)
+    assert agreed.startswith('refused'), agreed
+
+
+@pytest.mark.parametrize('suite', [
+    'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-CHACHA20-POLY1305'])
+def test_tls_1_2_with_forward_secrecy_and_aead_is_accepted(
+        rsa_proxy, certificates, suite):
+    assert handshake(rsa_proxy.port, certificates['ca'],
+                     ssl.TLSVersion.TLSv1_2, suite) == suite
+
+
+def test_tls_1_3_is_accepted(rsa_proxy, proxy, certificates):
+    for nginx in (rsa_proxy, proxy):
+        agreed = handshake(nginx.port, certificates['ca'],
+                           ssl.TLSVersion.TLSv1_3)
+        assert agreed.startswith('TLS_'), agreed
+
+
+def test_an_ecdsa_certificate_gets_its_own_ecdhe_suites(proxy, certificates):
+    assert handshake(proxy.port, certificates['ca'], ssl.TLSVersion.TLSv1_2,
+                     'ECDHE-ECDSA-AES128-GCM-SHA256') \
+        == 'ECDHE-ECDSA-AES128-GCM-SHA256'
+    assert handshake(proxy.port, certificates['ca'], ssl.TLSVersion.TLSv1_2,
+                     'ECDHE-ECDSA-AES128-SHA').startswith('refused')
+
+
+def test_no_version_in_the_server_header_on_pages_or_nginx_own_413(
+        proxy, tls):
+    status, headers, body = https(proxy, tls, 'GET', '/')
+    assert status == 200 and headers['Server'] == 'nginx'
+    status, headers, body = https(
+        proxy, tls, 'POST', '/reset', {
+            'Content-Type': 'application/x-www-form-urlencoded'},
+        b'a' * 20000)
+    assert status == 413
+    assert headers['Server'] == 'nginx'
+    assert not re.search(rb'nginx/\d', body), body
+
+
+def test_stapling_is_rendered_only_for_a_certificate_with_a_responder(
+        certificates):
+    names = dict(TUTORIAL_SERVER_NAME='localhost', TUTORIAL_TLS_PORT='443',
+                 TUTORIAL_APP='127.0.0.1:6543', TUTORIAL_STATIC='/srv')
+    plain = render(TUTORIAL_TLS_CERT=certificates['server'],
+                   TUTORIAL_TLS_KEY=certificates['server_key'], **names)
+    ocsp = render(TUTORIAL_TLS_CERT=certificates['server_ocsp'],
+                  TUTORIAL_TLS_KEY=certificates['server_ocsp_key'], **names)
+    assert re.search(r'(?m)^ *ssl_stapling on;$', ocsp)
+    assert re.search(r'(?m)^ *ssl_stapling_verify on;$', ocsp)
+    assert not re.search(r'(?m)^ *ssl_stapling', plain)
+    assert '# ssl_stapling on;' in plain
 
 
 def test_the_proxy_speaks_http2_over_tls(proxy, certificates):
@@ -288,7 +396,8 @@ def test_slow_clients_are_held_by_the_proxy(app, proxy, tls, capsys):
     finally:
         for s in held:
             s.close()
-    # the same, straight to waitress: measured, to show what the proxy is for
+    # the same, straight to the server: granian holds slow clients in
+    # Rust, where they cost no thread of the app
     held = slow_clients(app.port, 200)
     try:
         direct_status, direct = visitor_wait(lambda: app_get(app))
@@ -296,9 +405,10 @@ def test_slow_clients_are_held_by_the_proxy(app, proxy, tls, capsys):
         for s in held:
             s.close()
     assert status == 200
+    assert direct_status == 200
     with capsys.disabled():
         print('\n  200 slow clients: through nginx a page in %.4f s; '
-              'straight to waitress %s' % (
+              'straight to the server %s' % (
                   through, 'a page in %.3f s' % direct if direct_status
                   else 'no page in %.1f s' % direct))
 
@@ -313,21 +423,26 @@ def app_get(app):
         connection.close()
 
 
-def post_large(sock, size):
-    """POST ``size`` bytes of form to /reset on ``sock``, until the server
-    answers or hangs up; its status (None if it hung up without one), the
-    seconds it took, and the bytes of body sent."""
+def post_large(sock, size, chunked=False):
+    """POST ``size`` bytes of form to /reset on ``sock`` (with a length,
+    or ``chunked``), until the server answers or hangs up; its status
+    (None if it hung up without one), the seconds it took, and the bytes
+    of body sent."""
     started = time.monotonic()
+    framing = b'Transfer-Encoding: chunked' if chunked \
+        else b'Content-Length: %d' % size
     sock.sendall(b'POST /reset HTTP/1.1\r\nHost: localhost\r\n'
                  b'Content-Type: application/x-www-form-urlencoded\r\n'
-                 b'Content-Length: %d\r\nConnection: close\r\n\r\n' % size)
+                 b'%s\r\nConnection: close\r\n\r\n' % framing)
     chunk, sent = b'a' * 65536, 0
+    if chunked:
+        chunk = b'%x\r\n%s\r\n' % (len(chunk), chunk)
     try:
         while sent < size:
             if select.select([sock], [], [], 0)[0]:
                 break  # the answer came before the body was all sent
-            sock.sendall(chunk[:size - sent])
-            sent += len(chunk[:size - sent])
+            sock.sendall(chunk)
+            sent += len(chunk)
     except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
         pass
     sock.settimeout(10)
@@ -345,21 +460,25 @@ def post_large(sock, size):
     return status, time.monotonic() - started, sent
 
 
-def test_a_huge_body_is_refused_by_the_proxy_and_by_waitress(
+def test_a_huge_body_is_refused_by_the_proxy_and_by_the_server(
         app, proxy, tls, capsys):
-    before = rss_kb(app.process.pid)
+    before = group_rss_kb(app.process.pid)
     with socket.create_connection(('127.0.0.1', proxy.port), 5) as raw:
         with tls.wrap_socket(raw, server_hostname='localhost') as s:
             proxied = post_large(s, LARGE_BODY)
     with socket.create_connection(('127.0.0.1', app.port), 5) as s:
         direct = post_large(s, LARGE_BODY)
-    after = rss_kb(app.process.pid)
+    with socket.create_connection(('127.0.0.1', app.port), 5) as s:
+        chunked = post_large(s, LARGE_BODY, chunked=True)
+    after = group_rss_kb(app.process.pid)
     assert proxied[0] == 413, proxied
     assert direct[0] == 413, direct
-    # neither the proxy nor waitress took the body in
+    assert chunked[0] == 413, chunked
+    # neither the proxy nor pserve's processes took the body in
     assert after - before < LARGE_BODY // 1024 // 10, (before, after)
     with capsys.disabled():
         print('\n  a 50 MB POST: through nginx %d in %.4f s (%d bytes sent); '
-              'straight to waitress %d in %.4f s (%d bytes sent); pserve '
-              'memory %d kB before, %d kB after'
-              % (proxied + direct + (before, after)))
+              'straight to the server %d in %.4f s (%d bytes sent); '
+              'chunked %d in %.4f s (%d bytes sent); pserve\'s processes '
+              '%d kB before, %d kB after'
+              % (proxied + direct + chunked + (before, after)))

@@ -67,6 +67,7 @@ class StoreUnavailableMiddleware:
 
     def __init__(self, app, unavailable):
         self.app = app
+        self.registry = app.registry  # as the app's own, for what wraps it
         self.unavailable = unavailable
         self.headers = security_headers(app.registry.settings)
 

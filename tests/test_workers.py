@@ -1,0 +1,290 @@
+"""`pserve production.ini` serves from a worker process per core.
+
+granian (tutorial/workers.py) starts the workers; each loads the app from
+the ini file. Since sessions live in the cookie or in Redis, never in a
+worker, any worker carries on any visitor's count; losing one loses
+nothing, and the server replaces it.
+"""
+import http.client
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from tutorial.proxy_headers import ProxyHeaders
+from tutorial.session_secrets import SECRET_ENV
+from tutorial.tests import count_on
+from tutorial.workers import cores
+
+from .support import (
+    Server,
+    children,
+    raw_request,
+    run_pserve,
+    wsgi_request,
+    )
+from .test_bad_requests import BAD_FORMS, BAD_PATHS, BAD_QUERIES
+
+SECRET = 'every-core-one-secret-0123456789-' * 2
+ENV = {SECRET_ENV: SECRET}
+
+
+def workers_of(server, count, limit=30):
+    """The worker pids, once ``count`` of them run (in ``limit`` s)."""
+    deadline = time.monotonic() + limit
+    while len(children(server.process.pid)) != count:
+        assert time.monotonic() < deadline, children(server.process.pid)
+        time.sleep(0.1)
+    return children(server.process.pid)
+
+
+def visit(port, path='/', cookie=None):
+    """One page on a connection of its own (so any worker may take it):
+    its status, the count shown, and the cookie to keep."""
+    connection = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+    try:
+        connection.request('GET', path,
+                           headers={'Cookie': cookie} if cookie else {})
+        response = connection.getresponse()
+        body = response.read().decode()
+        set_cookie = response.headers.get('Set-Cookie')
+        count = count_on(body) if response.status == 200 else None
+        return (response.status, count,
+                set_cookie.split(';')[0] if set_cookie else cookie)
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope='module')
+def production():
+    with Server('production.ini', env=dict(ENV, TUTORIAL_WORKERS='2')) \
+            as server:
+        workers_of(server, 2)
+        yield server
+
+
+def test_production_runs_a_worker_per_core():
+    with Server('production.ini', env=ENV) as server:
+        assert len(workers_of(server, cores())) == cores() >= 1
+
+
+def test_the_worker_count_comes_from_the_environment_first():
+    with Server('production.ini', env=dict(ENV, TUTORIAL_WORKERS='3')) \
+            as server:
+        assert len(workers_of(server, 3)) == 3
+
+
+@pytest.mark.parametrize('value', ['0', 'many', '-2'])
+def test_a_worker_count_that_cannot_work_is_refused_in_one_line(value):
+    code, output = run_pserve('production.ini',
+                              dict(ENV, TUTORIAL_WORKERS=value))
+    assert code == 1, output
+    assert output.strip().splitlines() == [
+        "tutorial: workers (or TUTORIAL_WORKERS) is %r; it must be a whole "
+        "number of 1 or more" % value]
+
+
+def test_the_count_goes_on_whichever_worker_answers(production):
+    cookie, counts, workers_seen = None, [], set()
+    for n in range(12):
+        status, count, cookie = visit(production.port,
+                                      '/howdy' if n % 2 else '/', cookie)
+        assert status == 200
+        counts.append(count)
+    assert counts == list(range(1, 13))
+
+
+def test_no_server_header_names_the_software(production):
+    status, answer = raw_request(
+        production.port, b'GET / HTTP/1.1\r\nHost: localhost\r\n'
+        b'Connection: close\r\n\r\n')
+    headers = answer.split(b'\r\n\r\n')[0].lower()
+    assert status == 200
+    assert b'granian' not in headers and b'waitress' not in headers
+    assert b'\r\nx-frame-options: deny' in headers
+
+
+# Bad input, through granian's own HTTP parser this time: each named case
+# of test_bad_requests.py over a socket, and what only a socket can send.
+
+RAW_CASES = [
+    b'GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n' % path.encode()
+    for path in BAD_PATHS + BAD_QUERIES
+] + [
+    b'POST /reset HTTP/1.1\r\nHost: localhost\r\nContent-Type: %s\r\n'
+    b'Content-Length: %d\r\n\r\n%s' % (content_type.encode(), len(body),
+                                       body)
+    for content_type, body in BAD_FORMS
+] + [
+    b'GET / HTTP/1.1\r\nHost: localhost\r\nCookie: a=\\377\r\n\r\n',
+    b'GET /\xff HTTP/1.1\r\nHost: localhost\r\n\r\n',
+    b'GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n',
+    b'GET / HTTP/1.1\r\n\r\n',
+    b'GARBAGE\r\n\r\n',
+    b'GET / HTTP/9.9\r\nHost: localhost\r\n\r\n',
+    b'GET / HTTP/1.1\r\nHost: localhost\r\nBad Header\r\n\r\n',
+    b'GET / HTTP/1.1\r\nHost: localhost\r\nX: ' + b'a' * 70000 + b'\r\n\r\n',
+    b'POST /reset HTTP/1.1\r\nHost: localhost\r\n'
+    b'Transfer-Encoding: chunked\r\n\r\nzz\r\n',
+    b'POST /reset HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n'
+    b'Content-Length: 6\r\n\r\nabcdef',
+    b'POST /reset HTTP/1.1\r\nHost: localhost\r\nContent-Length: 99999\r\n'
+    b'\r\n',
+    b'GET / HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-Proto: gopher\r\n'
+    b'\r\n',
+    b'GET / HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: not-an-ip\r\n'
+    b'\r\n',
+]
+
+
+@pytest.mark.parametrize('request_bytes', RAW_CASES,
+                         ids=[str(n) for n in range(len(RAW_CASES))])
+def test_bad_input_through_the_server_gets_an_answer_below_500(
+        production, request_bytes):
+    status, answer = raw_request(production.port, request_bytes)
+    assert b'Traceback' not in answer
+    # an answer below 500, or (a request not even HTTP) the door closed
+    assert status is None or status < 500, answer[:300]
+    if status is None:
+        assert answer == b''
+    # and the server is still there for the next visitor
+    assert visit(production.port)[0] == 200
+
+
+# Forwarded headers: believed from the proxy's address, from no one else.
+
+def forwarded_app(trusted=('127.0.0.1',)):
+    def app(environ, start_response):
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [('%s %s %s' % (environ['wsgi.url_scheme'],
+                               environ.get('HTTP_HOST'),
+                               environ['REMOTE_ADDR'])).encode()]
+    app.registry = type('Registry', (), {'settings': {}})()
+    return ProxyHeaders(app, trusted, ['x-forwarded-proto',
+                                       'x-forwarded-host',
+                                       'x-forwarded-for'])
+
+
+def seen(app, remote, headers):
+    environ = {'REMOTE_ADDR': remote}
+    environ.update(('HTTP_' + name.upper().replace('-', '_'), value)
+                   for name, value in headers.items())
+    status, cookie, body = wsgi_request(
+        lambda e, s: app(dict(e, **environ), s), 'GET', '/')
+    return status, body.decode()
+
+
+FORWARDED = {'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'site.example',
+             'X-Forwarded-For': '198.51.100.7'}
+
+
+@pytest.mark.parametrize('remote, headers, expected', [
+    # the proxy is believed
+    ('127.0.0.1', FORWARDED, 'https site.example 198.51.100.7'),
+    # with one proxy, the address it added is the client's, whatever the
+    # client put before it
+    ('127.0.0.1', dict(FORWARDED, **{
+        'X-Forwarded-For': '203.0.113.1, 198.51.100.7'}),
+     'https site.example 198.51.100.7'),
+    # anyone else is not, and its forwarded headers are dropped
+    ('192.0.2.5', FORWARDED, 'http localhost 192.0.2.5'),
+    ('192.0.2.5', {'Forwarded': 'for=1.2.3.4;host=evil.example'},
+     'http localhost 192.0.2.5'),
+])
+def test_forwarded_headers_are_believed_from_the_proxy_alone(
+        remote, headers, expected):
+    status, body = seen(forwarded_app(), remote, headers)
+    assert status == '200 OK'
+    assert body == expected
+
+
+@pytest.mark.parametrize('headers', [
+    {'X-Forwarded-Proto': 'gopher'}, {'X-Forwarded-For': 'not-an-ip'},
+    {'X-Forwarded-For': ''}, {'X-Forwarded-Host': ' '}])
+def test_a_forwarded_header_that_cannot_be_read_gets_a_400(headers):
+    status, body = seen(forwarded_app(), '127.0.0.1', headers)
+    assert status.startswith('400')
+
+
+# Workers' lives.
+
+def test_a_killed_worker_is_replaced_and_visitors_go_on(production):
+    cookie, counts, statuses = None, [], []
+    status, count, cookie = visit(production.port)
+    stop = threading.Event()
+    before = workers_of(production, 2)
+
+    def browse():
+        nonlocal cookie
+        while not stop.is_set():
+            try:
+                status, count, new_cookie = visit(production.port, '/',
+                                                  cookie)
+            except (OSError, http.client.HTTPException):
+                # the one request the killed worker held may be lost
+                statuses.append('connection lost')
+                continue
+            statuses.append(status)
+            if status == 200:
+                counts.append(count)
+                cookie = new_cookie
+
+    visitor = threading.Thread(target=browse)
+    visitor.start()
+    try:
+        time.sleep(0.5)
+        os.kill(before[0], signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while True:
+            now = children(production.process.pid)
+            if len(now) == 2 and before[0] not in now:
+                break
+            assert time.monotonic() < deadline, 'not replaced in 10 s'
+            time.sleep(0.1)
+        replaced_in = 10 - (deadline - time.monotonic())
+        served = len(counts)
+        while len(counts) < served + 20:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        visitor.join(15)
+    print('\n  worker replaced in %.1f s; %d pages, %s lost connections'
+          % (replaced_in, len(counts), statuses.count('connection lost')))
+    assert all(s == 200 or s == 'connection lost' for s in statuses)
+    assert statuses.count('connection lost') <= 2
+    # the count went on, one a page, with no step back
+    assert counts == list(range(2, 2 + len(counts)))
+
+
+def test_sighup_restarts_the_workers_one_at_a_time_and_pages_go_on():
+    with Server('production.ini', env=dict(ENV, TUTORIAL_WORKERS='2')) \
+            as server:
+        before = set(workers_of(server, 2))
+        os.kill(server.process.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        statuses = []
+        while not before.isdisjoint(children(server.process.pid)) \
+                or len(children(server.process.pid)) != 2:
+            assert time.monotonic() < deadline, 'workers not restarted'
+            statuses.append(visit(server.port)[0])
+            # never both workers gone at once
+            assert len(before & set(children(server.process.pid))) \
+                + len(set(children(server.process.pid)) - before) >= 1
+        assert statuses and set(statuses) == {200}
+
+
+def test_sigterm_stops_every_process_within_15_s():
+    with Server('production.ini', env=dict(ENV, TUTORIAL_WORKERS='2')) \
+            as server:
+        workers = workers_of(server, 2)
+        assert visit(server.port)[0] == 200
+        started = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(15)
+        took = time.monotonic() - started
+        for pid in workers:
+            assert not os.path.exists('/proc/%d' % pid) or \
+                open('/proc/%d/stat' % pid).read().split()[2] == 'Z'
+        print('\n  SIGTERM: every process gone in %.1f s' % took)

@@ -39,9 +39,11 @@ dev_requires = [
     'playwright == 1.65.2',
 ] + redis_requires
 
-# Only the benchmark (bench/run.py): Flask, to compare with.
+# Only the benchmark (bench/): Flask, to compare with, and gunicorn, how
+# Flask is usually deployed.
 bench_requires = [
     'flask',
+    'gunicorn',
 ]
 
 setup(

@@ -3,12 +3,17 @@
     .venv/bin/pip install -e ".[bench]"      # Flask, for the comparison
     .venv/bin/python bench/run.py [--seconds 3] [--rounds 15]
         [--stores cookie,encrypted,redis]
+    .venv/bin/python bench/run.py --production [--rounds 7] ...
+
+The second is production's server against what production was, in
+bench/production.py.
 
 Servers on 127.0.0.1, each on its own waitress with its defaults:
 
 - the printed step (bench/step.py): SignedCookieSessionFactory, the two
   routes, this project's TutorialViews and the step's own template;
-- this project, `pserve production.ini` with a strong secret, every
+- this project, `pserve production.ini` (on waitress, as the others)
+  with a strong secret, every
   protection on (request guard, allowed hosts, security headers, the
   checked session, the form), once for each session store named: the
   step's signed cookie, the encrypted cookie, and Redis (a redis-server of
@@ -59,6 +64,17 @@ from tests.support import (  # noqa: E402
     )
 from tutorial.session_secrets import SECRET_ENV  # noqa: E402
 from tutorial.session_stores import STORE_ENV  # noqa: E402
+
+#: production.ini's app on one waitress process, as production was before
+#: granian: the apps here are compared on one server, the same for all.
+WAITRESS = '''use = egg:waitress#main
+listen = 127.0.0.1:6543
+trusted_proxy = 127.0.0.1
+trusted_proxy_count = 1
+trusted_proxy_headers = x-forwarded-proto x-forwarded-host x-forwarded-for
+clear_untrusted_proxy_headers = true
+max_request_body_size = 16384
+ident ='''
 
 # Targets for the returning visitor, measured in the same run.
 TARGET_PROJECT_OVER_STEP = 0.95
@@ -177,6 +193,11 @@ def in_process_costs(apps):
 
 
 def main():
+    if '--production' in sys.argv[1:]:
+        # the production table: production's server against what it was
+        sys.argv.remove('--production')
+        import production
+        return production.main()
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--seconds', type=int, default=3)
     parser.add_argument('--rounds', type=int, default=15)
@@ -224,8 +245,9 @@ def serve_and_measure(args, envs, secret):
     """wrk against each server, round after round; the runs, and the size
     of the project's page."""
     with contextlib.ExitStack() as stack:
-        servers = {name: stack.enter_context(Server('production.ini', env=env))
-                   for name, env in envs.items()}
+        servers = {name: stack.enter_context(Server(
+            'production.ini', env=env, server_section=WAITRESS))
+            for name, env in envs.items()}
         servers['step'] = stack.enter_context(Waitress('--call', 'step:main'))
         servers['flask'] = stack.enter_context(
             Waitress('flask_app:app', env={'BENCH_SECRET': secret}))

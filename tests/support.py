@@ -159,7 +159,8 @@ class Server:
     manager: whatever happens, the process is stopped on the way out.
     """
 
-    def __init__(self, ini='development.ini', env=None, args=(), port=None):
+    def __init__(self, ini='development.ini', env=None, args=(), port=None,
+                 server_section=None):
         self.port = port or free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
         self.dir = tempfile.mkdtemp(prefix='tutorial-server-')
@@ -167,6 +168,10 @@ class Server:
         self.log = os.path.join(self.dir, 'pserve.log')
         with open(os.path.join(PROJECT, ini)) as f:
             text = f.read()
+        if server_section is not None:
+            # another server for the same app (the benchmark's waitress)
+            text = re.sub(r'(?ms)^\[server:main\]\n.*?(?=^###|^\[)',
+                          '[server:main]\n%s\n' % server_section, text)
         text = re.sub(r'(?m)^listen = .*$',
                       'listen = 127.0.0.1:%d' % self.port, text)
         with open(self.ini, 'w') as f:

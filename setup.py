@@ -5,6 +5,8 @@ requires = [
     'pyramid >= 2.1',
     'pyramid_chameleon',
     'waitress',
+    # /metrics (tutorial/metrics.py), added up across workers
+    'prometheus_client >= 0.20',
     # production's server (tutorial/workers.py): a Rust HTTP layer and a
     # worker process per core; 2.5 has wheels for Python 3.10 to 3.14.
     'granian >= 2.5, < 3',

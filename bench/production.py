@@ -32,7 +32,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from run import WAITRESS, first_answer, wrk  # noqa: E402
+from run import WAITRESS, check_targets, first_answer, wrk  # noqa: E402
 from tests.support import (  # noqa: E402
     BIN,
     PROJECT,
@@ -223,16 +223,7 @@ def report(runs, args, workers):
         print('project on granian N / Flask on gunicorn N: returning %.2f'
               % ratio(('cookie', n, 'returning', 32),
                       ('flask', 'flask gunicorn', 'returning', 32)))
-    misses = []
-    for name, value, target, sense in checks:
-        met = {'>=': value >= target, '<': value < target,
-               '==': value == target}[sense]
-        print('%-42s %8.2f   target %s %s: %s' % (
-            name, value, sense, target, 'met' if met else 'BELOW TARGET'))
-        if not met:
-            misses.append(name)
-    if misses:
-        sys.exit('bench: below target: %s' % ', '.join(misses))
+    check_targets(checks, 42)
 
 
 if __name__ == '__main__':

@@ -342,12 +342,19 @@ def report(runs, costs, args, page_size):
             'signed/encrypted in process', costs[('project', 'returning')]
             / costs[('encrypted', 'returning')],
             TARGET_SIGNED_OVER_ENCRYPTED, '>='))
+    check_targets(checks)
+
+
+def check_targets(checks, width=28):
+    """Print each (name, value, target, sense) and whether it is met;
+    exit with the names of those missed."""
     misses = []
     for name, value, target, sense in checks:
         met = {'>=': value >= target, '<': value < target,
                '==': value == target}[sense]
-        print('%-28s %8.2f   target %s %s: %s' % (
-            name, value, sense, target, 'met' if met else 'BELOW TARGET'))
+        print('%-*s %8.2f   target %s %s: %s' % (
+            width, name, value, sense, target,
+            'met' if met else 'BELOW TARGET'))
         if not met:
             misses.append(name)
     if misses:

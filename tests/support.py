@@ -180,6 +180,8 @@ class Server:
         self.env = dict(os.environ)
         for name in settings_env(self.env):
             self.env.pop(name, None)
+        # each server's workers add up their metrics in a folder of its own
+        self.env.pop('PROMETHEUS_MULTIPROC_DIR', None)
         self.env['PYTHONUNBUFFERED'] = '1'  # the log in the order it happens
         self.env.update(env or {})
         self.args = list(args)

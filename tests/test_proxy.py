@@ -266,6 +266,16 @@ def test_no_version_in_the_server_header_on_pages_or_nginx_own_413(
     assert not re.search(rb'nginx/\d', body), body
 
 
+def test_the_proxy_refuses_metrics_and_passes_the_probes(proxy, tls, app):
+    status, headers, body = https(proxy, tls, 'GET', '/metrics')
+    assert status == 404
+    assert b'tutorial_' not in body
+    # straight at the app's port, on the host, the scraper reads them
+    assert app.get('/metrics')[0] == 200
+    status, headers, body = https(proxy, tls, 'GET', '/healthz')
+    assert status == 200 and body == b'ok\n'
+
+
 def test_stapling_is_rendered_only_for_a_certificate_with_a_responder(
         certificates):
     names = dict(TUTORIAL_SERVER_NAME='localhost', TUTORIAL_TLS_PORT='443',

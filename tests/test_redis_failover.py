@@ -311,13 +311,27 @@ class Sentinels:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def test_sentinel_fails_over_with_no_500_and_no_session_lost(capsys):
+def served_by(ini, env):
+    """``ini``'s app with sessions in the Redis of ``env``: redis.ini on
+    waitress, or production.ini on its granian workers."""
+    if ini == 'production.ini':
+        env = dict(env, TUTORIAL_SESSION_STORE='redis',
+                   TUTORIAL_SESSION_SECRET=PRODUCTION_SECRET)
+    return Server(ini, env=env)
+
+
+#: A secret production accepts.
+PRODUCTION_SECRET = 'failover-production-secret-0123456789-' * 2
+
+
+@pytest.mark.parametrize('ini', ['redis.ini', 'production.ini'])
+def test_sentinel_fails_over_with_no_500_and_no_session_lost(ini, capsys):
     with Sentinels() as sentinels, \
-            Server('redis.ini', env=sentinels.env) as app:
+            served_by(ini, sentinels.env) as app:
         with capsys.disabled():
             through_a_failure(
                 app, lambda crowd: sentinels.master.process.kill(),
-                'Sentinel, master killed')
+                'Sentinel, master killed (%s)' % ini)
         assert sentinels.master_port() == sentinels.replica.port
 
 
@@ -428,8 +442,9 @@ class Cluster:
             node.remove()
 
 
-def test_the_cluster_spreads_sessions_and_outlives_a_master(capsys):
-    with Cluster() as cluster, Server('redis.ini', env=cluster.env) as app:
+@pytest.mark.parametrize('ini', ['redis.ini', 'production.ini'])
+def test_the_cluster_spreads_sessions_and_outlives_a_master(ini, capsys):
+    with Cluster() as cluster, served_by(ini, cluster.env) as app:
         masters = cluster.masters()
         assert len(masters) == 3
         # more visitors until every master holds sessions: ids are random
@@ -449,7 +464,7 @@ def test_the_cluster_spreads_sessions_and_outlives_a_master(capsys):
 
         with capsys.disabled():
             through_a_failure(app, kill_the_busiest_master,
-                              'Cluster, a master killed')
+                              'Cluster, a master killed (%s)' % ini)
         wait_until(cluster.ready, 30, 'the cluster whole again')
 
 

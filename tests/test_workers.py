@@ -87,7 +87,7 @@ def test_a_worker_count_that_cannot_work_is_refused_in_one_line(value):
 
 
 def test_the_count_goes_on_whichever_worker_answers(production):
-    cookie, counts, workers_seen = None, [], set()
+    cookie, counts = None, []
     for n in range(12):
         status, count, cookie = visit(production.port,
                                       '/howdy' if n % 2 else '/', cookie)

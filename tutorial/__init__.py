@@ -1,9 +1,10 @@
 from pyramid.config import Configurator
 from pyramid.session import SignedCookieSessionFactory
 
+from .middleware import with_middleware
 from .session_data import SessionSerializer
 from .session_secrets import session_secret
-from .session_stores import cookie_flags, with_store_middleware
+from .session_stores import cookie_flags
 
 
 def main(global_config, **settings):
@@ -31,4 +32,8 @@ def main(global_config, **settings):
     config.include('.queue_warnings')
     # the store named by tutorial.session_store, if not the step's cookie
     config.include('.session_stores')
-    return with_store_middleware(config.make_wsgi_app())
+    # what an operator watches: requests, sessions and the store, counted
+    config.include('.metrics')
+    # /healthz and /readyz, for load balancers and orchestrators
+    config.include('.probes')
+    return with_middleware(config.make_wsgi_app())

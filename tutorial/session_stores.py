@@ -24,10 +24,6 @@ SESSION_STORES = {
     'redis': '.redis_store',
 }
 
-#: Where a store names the WSGI middleware it needs around the app.
-MIDDLEWARE = 'tutorial.session_store_middleware'
-
-
 def session_store(settings, environ=os.environ):
     """The store named by TUTORIAL_SESSION_STORE, else by the setting,
     else the step's cookie; any other name stops the app in one line."""
@@ -59,12 +55,6 @@ def replace_session_factory(config, factory):
     """
     config.commit()
     config.set_session_factory(factory)
-
-
-def with_store_middleware(app):
-    """The app, inside the middleware its store named, if any."""
-    middleware = app.registry.get(MIDDLEWARE)
-    return middleware(app) if middleware else app
 
 
 def includeme(config):

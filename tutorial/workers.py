@@ -23,9 +23,12 @@ loaded first, has already refused a bad setting in one line.
 SIGHUP restarts the workers one at a time; a worker that dies is
 replaced.
 """
+import atexit
 import functools
 import logging
 import os
+import shutil
+import tempfile
 
 from .proxy_headers import ProxyHeaders, proxy_settings
 from .settings import int_setting, refuse
@@ -33,6 +36,8 @@ from .settings import int_setting, refuse
 log = logging.getLogger(__name__)
 
 WORKERS_ENV = 'TUTORIAL_WORKERS'
+#: Where prometheus_client's multiprocess mode keeps the workers' numbers.
+MULTIPROC_ENV = 'PROMETHEUS_MULTIPROC_DIR'
 #: The logger granian writes its own lines to.
 GRANIAN_LOGGER = '_granian'
 
@@ -118,7 +123,21 @@ def server_factory(global_conf, **server_settings):
         'ident': server_settings.get('ident', ''),
         'proxy': proxy_settings(server_settings),
     }
+    # prometheus_client adds up the workers' metrics from files in this
+    # folder, which it reads the name of when first imported: so it is
+    # named now, before pserve loads the app (tutorial/metrics.py)
+    if not os.environ.get(MULTIPROC_ENV):
+        folder = tempfile.mkdtemp(prefix='tutorial-metrics-')
+        os.environ[MULTIPROC_ENV] = folder
+        atexit.register(remove_folder, folder, os.getpid())
     return functools.partial(serve, global_conf, options)
+
+
+def remove_folder(folder, pid):
+    """Remove the metrics' folder, from the process that made it (a
+    worker started by fork inherits this, but does not run it)."""
+    if os.getpid() == pid:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def serve(global_conf, options, wsgi_app):

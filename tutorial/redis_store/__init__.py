@@ -31,15 +31,30 @@ except ImportError as e:
     raise SystemExit('tutorial: sessions in Redis need the redis extra: '
                      'pip install -e ".[redis]"') from None
 
-from ..session_stores import MIDDLEWARE, replace_session_factory
-from .causes import STORE_ERRORS
+from ..middleware import add_middleware
+from ..session_stores import replace_session_factory
+from ..probes import READINESS
+from .causes import STORE_ERRORS, cause_of
 from .clients import redis_client
+from .redaction import scrubbed
+from .settings import redis_url
 from .factory import redis_session_factory
 from .unavailable import (
     FailureLog,
     StoreUnavailable,
     StoreUnavailableMiddleware,
     )
+
+
+def readiness(get_client, url):
+    """None while Redis answers a PING; else why not, with no secret in
+    it. The PING goes through the breaker: while it is open, the answer
+    is its state, at once."""
+    try:
+        get_client().ping()
+    except STORE_ERRORS as e:
+        return scrubbed(cause_of(e), url)
+    return None
 
 
 def includeme(config):
@@ -50,5 +65,7 @@ def includeme(config):
     unavailable = StoreUnavailable(FailureLog(where))
     for error in STORE_ERRORS:
         config.add_exception_view(unavailable, context=error)
-    config.registry[MIDDLEWARE] = functools.partial(
-        StoreUnavailableMiddleware, unavailable=unavailable)
+    add_middleware(config, functools.partial(StoreUnavailableMiddleware,
+                                             unavailable=unavailable))
+    config.registry[READINESS] = functools.partial(
+        readiness, get_client, redis_url(settings))

@@ -35,6 +35,7 @@ from redis.exceptions import (
     TimeoutError as RedisTimeoutError,
     )
 
+from ..metrics import BREAKER_OPEN, STORE_OPERATIONS
 from .causes import StoreResting, cause_of, is_failover_reply
 from .timeouts import REDIS_PAUSE, REDIS_TIMEOUT
 
@@ -44,8 +45,9 @@ CLOSED, OPEN, HALF_OPEN = 'closed', 'open', 'half-open'
 class Breaker:
     """The breaker of one Redis server (see the module's docstring)."""
 
-    def __init__(self, reset_timeout=REDIS_PAUSE,
+    def __init__(self, node='', reset_timeout=REDIS_PAUSE,
                  trial_timeout=REDIS_TIMEOUT):
+        self.node = node
         self.reset_timeout = reset_timeout
         # a trial that hangs gives way to another after this long
         self.trial_timeout = trial_timeout
@@ -80,6 +82,7 @@ class Breaker:
             self.retry_at = time.monotonic() + self.reset_timeout
             self.trial = None
             self.cause = cause_of(exc)
+        BREAKER_OPEN.labels(self.node).set(1)
 
     def answered(self):
         """Close: Redis answered."""
@@ -87,6 +90,7 @@ class Breaker:
             with self.lock:
                 self.retry_at = 0.0
                 self.trial = None
+            BREAKER_OPEN.labels(self.node).set(0)
 
 
 class Breakers:
@@ -103,8 +107,10 @@ class Breakers:
                    getattr(connection, 'path', None))
         breaker = self.by_address.get(address)
         if breaker is None:
+            host, port, path = address
             with self.lock:
-                breaker = self.by_address.setdefault(address, Breaker())
+                breaker = self.by_address.setdefault(address, Breaker(
+                    path or '%s:%s' % (host, port)))
         return breaker
 
 
@@ -136,6 +142,7 @@ class BreakerConnection:
                        *args, **kwargs)
 
     def send_packed_command(self, *args, **kwargs):
+        STORE_OPERATIONS.labels('redis').inc()
         return through(self.breakers.of(self), super().send_packed_command,
                        *args, **kwargs)
 

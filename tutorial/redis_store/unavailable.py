@@ -3,6 +3,7 @@ cause, a few at a time."""
 import logging
 
 from ..log_summary import LogSummary
+from ..metrics import STORE_FAILURES, UNAVAILABLE, cause_label
 from ..pages import html_response, message_page
 from ..security_headers import add_security_headers, security_headers
 from .causes import STORE_ERRORS, cause_of
@@ -50,6 +51,8 @@ class StoreUnavailable:
 
     def __call__(self, exc, request=None):
         self.failures.failed(exc)
+        UNAVAILABLE.inc()
+        STORE_FAILURES.labels('redis', cause_label(cause_of(exc))).inc()
         response = html_response(UNAVAILABLE_PAGE, 503)
         response.retry_after = 5
         return response
@@ -65,11 +68,11 @@ class StoreUnavailableMiddleware:
     here, around the whole application. The server keeps serving.
     """
 
-    def __init__(self, app, unavailable):
+    def __init__(self, app, registry, unavailable):
         self.app = app
-        self.registry = app.registry  # as the app's own, for what wraps it
+        self.registry = registry
         self.unavailable = unavailable
-        self.headers = security_headers(app.registry.settings)
+        self.headers = security_headers(registry.settings)
 
     def __call__(self, environ, start_response):
         try:

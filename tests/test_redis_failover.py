@@ -21,6 +21,7 @@ import time
 import pytest
 import redis as redis_py
 
+from tutorial.redis_store.keys import SessionKeys
 from tutorial.session_secrets import DEVELOPMENT_SECRET, SessionSigner
 from tutorial.tests import count_on
 
@@ -52,11 +53,13 @@ def wait_until(condition, limit, what):
         time.sleep(0.05)
 
 
-def session_id(cookie):
-    """The Redis key a visitor's cookie names (the development secret)."""
+def session_id(cookie, secret=DEVELOPMENT_SECRET):
+    """The Redis key of a visitor's cookie: derived from the token the
+    cookie carries, signed with ``secret``."""
     value = cookie.split('=', 1)[1]
-    return SessionSigner(DEVELOPMENT_SECRET, salt='pyramid_session_redis.',
-                         serializer=Raw()).loads(value.encode())
+    token = SessionSigner(secret, salt='pyramid_session_redis.',
+                          serializer=Raw()).loads(value.encode())
+    return SessionKeys(secret).keys(token.decode())[0].encode()
 
 
 class Visitor(threading.Thread):
@@ -162,6 +165,9 @@ def test_a_demoted_endpoint_costs_503s_and_pages_return(capsys):
             status, headers, body = app.get('/')
             cookie = headers['Set-Cookie'].split(';')[0]
             assert count_on(app.get('/', cookie=cookie)[2].decode()) == 2
+            # b has every write before it is promoted (replication is
+            # asynchronous: otherwise the last ones may not have reached it)
+            assert first.wait(1, 5000) == 1
             # the failover: b takes over, a (behind the app's endpoint)
             # becomes its replica and refuses writes
             second.replicaof('no', 'one')
@@ -456,7 +462,9 @@ def test_the_cluster_spreads_sessions_and_outlives_a_master(ini, capsys):
 
         def kill_the_busiest_master(crowd):
             # the master holding the most of the visitors' sessions
-            ids = {session_id(visitor.cookie) for visitor in crowd}
+            secret = PRODUCTION_SECRET if ini == 'production.ini' \
+                else DEVELOPMENT_SECRET
+            ids = {session_id(visitor.cookie, secret) for visitor in crowd}
             busiest = max(masters,
                           key=lambda node: len(ids & cluster.keys_on(node)))
             assert ids & cluster.keys_on(busiest)

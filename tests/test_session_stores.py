@@ -77,7 +77,11 @@ def test_production_serves_the_steps_factory_with_its_secret(
     ((secret, kw, factory),) = factories_made
     assert secret == os.environ['TUTORIAL_SESSION_SECRET']
     assert kw['secure'] is True
-    assert app.registry.getUtility(ISessionFactory) is factory
+    assert kw['timeout'] == 1200
+    # the step's factory, inside the absolute lifetime production sets
+    registered = app.registry.getUtility(ISessionFactory)
+    assert registered.factory is factory
+    assert registered.lifetime == 43200
 
 
 # Choosing the store.

@@ -32,6 +32,8 @@ def main(global_config, **settings):
     config.include('.queue_warnings')
     # the store named by tutorial.session_store, if not the step's cookie
     config.include('.session_stores')
+    # a session's absolute lifetime, whatever the store
+    config.include('.session_lifetime')
     # what an operator watches: requests, sessions and the store, counted
     config.include('.metrics')
     # /healthz and /readyz, for load balancers and orchestrators

@@ -13,9 +13,11 @@ that store replaces the factory in its own ``includeme`` when it must:
 """
 import os
 
-from .settings import bool_setting, choice_setting
+from .settings import bool_setting, choice_setting, int_setting
 
 STORE_ENV = 'TUTORIAL_SESSION_STORE'
+#: Pyramid's idle timeout, the step's.
+DEFAULT_TIMEOUT = 1200
 
 #: Each store, and the module that sets it up.
 SESSION_STORES = {
@@ -35,12 +37,21 @@ def session_store(settings, environ=os.environ):
 def cookie_flags(settings):
     """The session cookie's flags, for every store: never readable by a
     page's scripts, not sent with other sites' forms, and in production
-    (``tutorial.secure_cookie``) sent over HTTPS only."""
+    (``tutorial.secure_cookie``) sent over HTTPS only; and the session's
+    idle timeout."""
     return {
         'secure': bool_setting(settings, 'tutorial.secure_cookie'),
         'httponly': True,
         'samesite': 'Lax',
+        'timeout': session_timeout(settings),
     }
+
+
+def session_timeout(settings):
+    """How long a session lives unused, in seconds: Pyramid's idle
+    timeout, the step's 1200 unless ``tutorial.session_timeout`` says."""
+    return int_setting(settings, 'tutorial.session_timeout',
+                       default=DEFAULT_TIMEOUT, minimum=1, unit='seconds')
 
 
 def replace_session_factory(config, factory):

@@ -134,6 +134,9 @@ class BreakerConnection:
     #: set on each client's own class (with_breakers): redis-py's cluster
     #: client hands its nodes' connections only the options it knows
     breakers = None
+    #: the node said it cannot take writes: connect afresh before the next
+    #: command (not at once: a pipeline still reads its other replies)
+    stale = False
 
     # redis-py connects from the pool, and again before sending when the
     # connection was closed: both come through here.
@@ -143,6 +146,9 @@ class BreakerConnection:
 
     def send_packed_command(self, *args, **kwargs):
         STORE_OPERATIONS.labels('redis').inc()
+        if self.stale:
+            self.stale = False
+            self.disconnect()
         return through(self.breakers.of(self), super().send_packed_command,
                        *args, **kwargs)
 
@@ -156,7 +162,7 @@ class BreakerConnection:
         except ResponseError as e:
             breaker.answered()  # an error, but an answer
             if is_failover_reply(e):
-                self.disconnect()
+                self.stale = True
             raise
         breaker.answered()
         return response

@@ -6,12 +6,14 @@ the log and the 503's log line: a failure is named for what it is
 (refused, timed out, wrong password, read-only replica, certificate),
 never shown as a traceback.
 """
+import re
 import socket
 import ssl
 
 from redis.exceptions import (
     AuthenticationError,
     ConnectionError as RedisConnectionError,
+    OutOfMemoryError,
     ReadOnlyError,
     RedisClusterException,
     RedisError,
@@ -42,6 +44,11 @@ class StoreResting(RedisConnectionError):
         self.cause = cause
 
 
+class SessionBusy(RedisError):
+    """A session's lock stayed taken too long (commands.py): its other
+    requests are slow, or one died holding it."""
+
+
 def chain(exc):
     """``exc`` and the errors that led to it."""
     seen = set()
@@ -51,8 +58,15 @@ def chain(exc):
         exc = exc.__cause__ or exc.__context__
 
 
+#: How redis-py quotes the command a pipeline failed on: never logged,
+#: since the command names the session's key.
+PIPELINE_ERROR = re.compile(r'^Command # \d+ \(.*\) of pipeline caused '
+                            r'error: ', re.S)
+
+
 def first_line(exc):
-    return str(exc).split('\n')[0][:200]
+    """The error's message, without the command redis-py quotes."""
+    return PIPELINE_ERROR.sub('', str(exc)).split('\n')[0][:200]
 
 
 def is_auth_failure(exc):
@@ -71,6 +85,11 @@ def cause_of(exc):
     errors behind it (redis-py raises its own, over the socket's)."""
     if isinstance(exc, StoreResting):
         return exc.cause
+    if isinstance(exc, SessionBusy):
+        return 'the session is busy (%s)' % first_line(exc)
+    if isinstance(exc, OutOfMemoryError):
+        return ('Redis is out of memory (maxmemory with policy noeviction): '
+                'give sessions a policy that evicts, such as volatile-ttl')
     errors = list(chain(exc))
     for error in errors:
         if isinstance(error, ssl.SSLCertVerificationError):

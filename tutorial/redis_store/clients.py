@@ -16,7 +16,6 @@ from redis import Redis
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.connection import Connection, SSLConnection
-from redis.exceptions import ResponseError
 from redis.retry import Retry
 from redis.sentinel import (
     Sentinel,
@@ -24,7 +23,9 @@ from redis.sentinel import (
     SentinelManagedSSLConnection,
     )
 
+from ..settings import bool_setting
 from .breaker import breaker_pool_class, with_breakers
+from .commands import SessionCommands
 from .settings import (
     read_url,
     redis_topology,
@@ -43,30 +44,19 @@ from .timeouts import TIMEOUTS
 NO_RETRY = Retry(NoBackoff(), 0)
 
 
-class WrongTypeIsNoSession:
-    """A session id naming a key of another type (a list, a hash) reads as
-    no session, so a new one starts instead of an error."""
-
-    def get(self, name):
-        try:
-            return super().get(name)
-        except ResponseError as e:
-            if str(e).startswith('WRONGTYPE'):
-                return None
-            raise
-
-
-class SessionRedis(WrongTypeIsNoSession, Redis):
+class SessionRedis(SessionCommands, Redis):
     """The session store's client of one endpoint, or of a sentinel's
     master."""
 
 
-class SessionRedisCluster(WrongTypeIsNoSession, RedisCluster):
+class SessionRedisCluster(SessionCommands, RedisCluster):
     """The session store's client of a cluster. pyramid_session_redis
     makes a new session in a pipeline that WATCHes its key; the cluster
     client takes WATCH only in a transaction, which its pipelines are not
     by default. A session's commands all name its one key, so one slot:
     a transaction is what they need."""
+
+    pipelines_run_scripts = False
 
     def pipeline(self, transaction=True, shard_hint=None):
         return super().pipeline(transaction=transaction,
@@ -149,6 +139,18 @@ def cluster_client(settings, url, options):
     return ClusterClient(url)
 
 
+LOCK_ENV = 'TUTORIAL_REDIS_SESSION_LOCK'
+
+
+def with_lock_setting(get_client, lock):
+    """``get_client``, its client told whether sessions are locked."""
+    def locked_or_not():
+        client = get_client()
+        client.session_lock = lock
+        return client
+    return locked_or_not
+
+
 TOPOLOGIES = {
     'endpoint': endpoint_client,
     'sentinel': sentinel_client,
@@ -163,6 +165,8 @@ def redis_client(settings):
     topology = redis_topology(settings)
     options = read_url(settings, url)
     get_client = TOPOLOGIES[topology](settings, url, dict(options))
+    get_client = with_lock_setting(get_client, bool_setting(
+        settings, 'tutorial.redis_session_lock', LOCK_ENV, default=True))
     # the URL's host is the one to ask, but for sentinels'
     check_at_start(settings, get_client, url, options,
                    probe=topology != 'sentinel')

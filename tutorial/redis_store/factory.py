@@ -6,8 +6,14 @@ import json
 from pyramid_session_redis import RedisSessionFactory
 
 from ..session_data import clean_state, dump_json, is_int, is_time
-from ..session_secrets import session_signer
+from ..session_secrets import (
+    old_session_secrets,
+    session_secret,
+    session_signer,
+    )
 from ..session_stores import cookie_flags
+from .causes import STORE_ERRORS
+from .keys import SessionKeys, SessionTokenText, begin_request
 
 
 def deserialize(data):
@@ -29,21 +35,13 @@ def deserialize(data):
     return payload
 
 
-class SessionIdText:
-    """The session id, as pyramid_session_redis signs it: str in, bytes
-    out of dumps, and back."""
-
-    def dumps(self, session_id):
-        return session_id.encode('ascii')
-
-    def loads(self, bstruct):
-        return bstruct.decode('ascii')
-
-
 def redis_session_factory(settings, get_client):
-    # the cookie signer of the cookie store, with pyramid_session_redis's salt
+    # the cookie signer of the cookie store, with pyramid_session_redis's
+    # salt, over the session's token; Redis sees only keys derived from it
+    keys = SessionKeys(session_secret(settings),
+                       old_session_secrets(settings))
     signer = session_signer(settings, salt='pyramid_session_redis.',
-                            serializer=SessionIdText())
+                            serializer=SessionTokenText(keys))
     flags = cookie_flags(settings)
     factory = RedisSessionFactory(
         None,
@@ -52,18 +50,27 @@ def redis_session_factory(settings, get_client):
         cookie_secure=flags['secure'],
         cookie_httponly=flags['httponly'],
         cookie_samesite=flags['samesite'],
+        timeout=flags['timeout'],
         serialize=dump_json,
         deserialize=deserialize,
         deserialized_fails_new=True,
+        id_generator=keys.new_key,
     )
-    if len(signer.hmacs) == 1:
-        return factory
+    rotating = len(signer.hmacs) > 1
+
+    def release_locks(request):
+        try:
+            get_client().release_all()
+        except STORE_ERRORS:
+            pass  # the lock expires on its own within seconds
 
     def session_factory(request):
+        begin_request()
+        session = factory(request)
+        request.add_finished_callback(release_locks)
         # pyramid_session_redis sets the cookie only for a new session:
         # one read with an old secret is signed again with the current one
-        session = factory(request)
-        cookie = request.cookies.get('session')
+        cookie = request.cookies.get('session') if rotating else None
         if cookie:
             try:
                 if signer.loads_with(cookie.encode('ascii'))[1]:

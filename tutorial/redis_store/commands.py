@@ -1,0 +1,147 @@
+"""The commands pyramid_session_redis sends for a session it knows: get,
+setex and delete, with a lock per session around them.
+
+Without a lock, requests of one session (several tabs, a page and its
+Reset) each read the session, add one, and write it whole: the last
+write wins, counts are lost, and a Reset can be undone by a request that
+read the session before it. So, as PHP's and ASP.NET's session handlers
+do, a request takes its session's lock before it reads the session and
+gives it back after it has saved it:
+
+- the lock is a key beside the session's (``KEY:lock``, in the same
+  cluster slot), set with NX and an expiry (LOCK_EXPIRY), in the same
+  round trip as the read;
+- it holds a random token, and is released only by its holder (a
+  compare-and-delete script, in the same round trip as the save);
+- a request waits for it at most LOCK_WAIT seconds, then gets the 503
+  page (SessionBusy); a holder that died loses it when it expires.
+
+A first visit (no cookie) takes no lock; sessions never wait for each
+other. ``tutorial.redis_session_lock = false`` turns it off.
+"""
+import secrets
+import time
+
+from redis.exceptions import ResponseError
+
+from .causes import SessionBusy
+from .keys import lock_key, request_sessions
+
+#: How long a lock lives if its holder never gives it back.
+LOCK_EXPIRY_MS = 5000
+#: How long a request waits for its session's lock.
+LOCK_WAIT = 2.0
+#: Between two tries for a lock.
+LOCK_POLL = 0.005
+
+#: Delete the lock only if it still holds this request's token.
+RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+def is_wrong_type(error):
+    return isinstance(error, ResponseError) \
+        and str(error).startswith('WRONGTYPE')
+
+
+class SessionCommands:
+    """Mixed into the store's client (one endpoint, a sentinel's master,
+    a cluster): ``session_lock`` says whether requests take their
+    session's lock."""
+
+    session_lock = True
+    #: redis-py's cluster pipelines take no scripts: there the save and
+    #: the release are two round trips
+    pipelines_run_scripts = True
+
+    def get(self, name):
+        session = request_sessions().get(name)
+        if session is None:
+            return self.read(name)  # not a session of this request
+        if not self.session_lock:
+            value = self.read(name)
+        else:
+            value = self.locked_read(name, session)
+        if value is None and session.former_keys:
+            value = self.moved(name, session.former_keys)
+        return value
+
+    def read(self, name):
+        # a key of another type (a list, a hash) reads as no session, so
+        # a new one starts instead of an error
+        try:
+            return super().get(name)
+        except ResponseError as e:
+            if is_wrong_type(e):
+                return None
+            raise
+
+    def locked_read(self, name, session):
+        """Take the session's lock and read the session, in one round
+        trip each try."""
+        token = secrets.token_hex(16)
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            with self.pipeline(transaction=False) as pipe:
+                pipe.set(lock_key(name), token, nx=True,
+                         px=LOCK_EXPIRY_MS)
+                pipe.get(name)
+                taken, value = pipe.execute(raise_on_error=False)
+            if isinstance(taken, Exception):
+                raise taken
+            if taken:
+                session.lock_token = token
+                if isinstance(value, Exception):
+                    if is_wrong_type(value):
+                        return None
+                    raise value
+                return value
+            if time.monotonic() >= deadline:
+                raise SessionBusy('its lock stayed taken for %g s'
+                                  % LOCK_WAIT)
+            time.sleep(LOCK_POLL)
+
+    def moved(self, name, former_keys):
+        """A session an older release left under another key (the raw
+        token, or a key of an old secret): moved to ``name``, once."""
+        for former in former_keys:
+            value = self.read(former)
+            if value is None:
+                continue
+            ttl = self.pttl(former)
+            self.set(name, value, px=ttl if ttl and ttl > 0 else None)
+            self.delete(former)
+            return value
+        return None
+
+    def setex(self, name, time, value):
+        session = request_sessions().get(name)
+        if session is None or session.lock_token is None:
+            return super().setex(name, time, value)
+        if not self.pipelines_run_scripts:
+            saved = super().setex(name, time, value)
+            self.release(name)
+            return saved
+        # the save and the lock's release, in one round trip
+        with self.pipeline(transaction=False) as pipe:
+            pipe.setex(name, time, value)
+            pipe.eval(RELEASE, 1, lock_key(name), session.lock_token)
+            saved, _ = pipe.execute()
+        session.lock_token = None
+        return saved
+
+    def release(self, name):
+        """Give back the session's lock if this request still holds it
+        (no save came: the session did not change)."""
+        session = request_sessions().get(name)
+        if session is not None and session.lock_token is not None:
+            token, session.lock_token = session.lock_token, None
+            self.eval(RELEASE, 1, lock_key(name), token)
+
+    def release_all(self):
+        for name in list(request_sessions()):
+            self.release(name)

@@ -445,12 +445,14 @@ class RedisServer:
     and ``client_certificates`` makes it ask clients for theirs;
     ``unix_socket`` makes it listen on a socket in a folder of its own and
     on no port; ``password`` turns the default user off and lets in only
-    the user ``app`` with that password. ``url`` is how a client reaches
+    the user ``app`` with that password and the rights ``acl`` gives.
+    ``url`` is how a client reaches
     it, with no user or password; ``admin_url`` with them.
     """
 
     def __init__(self, tls=None, client_certificates=False,
-                 unix_socket=False, password=None, port=None, config=()):
+                 unix_socket=False, password=None, port=None, config=(),
+                 acl='~* &* +@all'):
         self.binary = require('redis-server', 'redis-server')
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix='tutorial-redis-')
@@ -482,7 +484,7 @@ class RedisServer:
             self.url = 'redis://127.0.0.1:%d/0' % self.port
         if password:
             lines += ['user default off',
-                      'user app on >%s ~* &* +@all' % password]
+                      'user app on >%s %s' % (password, acl)]
         self.config = os.path.join(self.dir, 'redis.conf')
         with open(self.config, 'w') as f:
             f.write('\n'.join(lines) + '\n')

@@ -488,3 +488,21 @@ def test_on_the_cluster_every_returning_count_rises_by_exactly_one():
     for visitor in visitors:
         assert visitor.errors == [], visitor.errors[:5]
     assert sum(v.done for v in visitors) == 4000
+
+
+# The lock per session, behind sentinels and on a cluster: the session and
+# its lock share a slot (a hash tag), and parallel tabs lose no count.
+
+@pytest.mark.parametrize('topology', ['sentinel', 'cluster'])
+def test_parallel_requests_of_one_session_lose_no_count(topology):
+    from .test_session_takeover import in_parallel
+    from .test_workers import visit
+
+    topology_of = Sentinels if topology == 'sentinel' else Cluster
+    with topology_of() as redis, Server('redis.ini', env=redis.env) as app:
+        status, count, cookie = visit(app.port)
+        for _ in range(2):
+            status, before, cookie = visit(app.port, '/', cookie)
+            assert set(in_parallel(app.port, cookie)) == {200}
+            status, after, cookie = visit(app.port, '/', cookie)
+            assert after == before + 17

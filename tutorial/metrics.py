@@ -145,6 +145,9 @@ class Metrics:
     def __init__(self, app, registry):
         self.app = app
         self.registry = registry
+        # each label's child, once: labels() takes a lock on every call
+        self.requests = {}
+        self.durations = {}
 
     def __call__(self, environ, start_response):
         if environ.get('PATH_INFO') == METRICS_PATH:
@@ -158,19 +161,31 @@ class Metrics:
         answer = []
 
         def counting_start_response(status, headers, exc_info=None):
-            answer[:] = [status[:3]]
+            answer.append(status[:3])
             for name, value in headers:
                 if name == 'Set-Cookie' and value.startswith('session='):
-                    COOKIE_BYTES.observe(len(value.split(';', 1)[0]) - 8)
+                    COOKIE_BYTES.observe(value.find(';') - 8)
             return start_response(status, headers, exc_info)
         try:
             return self.app(environ, counting_start_response)
         finally:
-            route = environ.get(ROUTE_KEY, 'none')
-            REQUESTS.labels(route, answer[0] if answer else '500').inc()
-            DURATION.labels(route).observe(time.perf_counter() - started)
-            if environ.get(NEW_SESSION_KEY):
+            self.count(environ.get(ROUTE_KEY, 'none'),
+                       answer[-1] if answer else '500',
+                       time.perf_counter() - started)
+            if NEW_SESSION_KEY in environ:
                 SESSIONS_STARTED.inc()
+
+    def count(self, route, status, seconds):
+        requests = self.requests.get((route, status))
+        if requests is None:
+            requests = self.requests.setdefault(
+                (route, status), REQUESTS.labels(route, status))
+        requests.inc()
+        duration = self.durations.get(route)
+        if duration is None:
+            duration = self.durations.setdefault(route,
+                                                 DURATION.labels(route))
+        duration.observe(seconds)
 
 
 def metrics_tween_factory(handler, registry):

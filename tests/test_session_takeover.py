@@ -30,6 +30,7 @@ from .support import (
     RedisServer,
     Server,
     free_port,
+    require,
     run_pserve,
     stop_process,
     wait_for_port,
@@ -82,7 +83,8 @@ def test_the_key_is_an_hmac_that_changes_with_the_secret():
 
 def previous_release(folder):
     """The release before this change, as its files were, in ``folder``."""
-    archive = subprocess.run(['git', 'archive', PREVIOUS_RELEASE],
+    git = require('git', 'git')
+    archive = subprocess.run([git, 'archive', PREVIOUS_RELEASE],
                              cwd=PROJECT, capture_output=True)
     if archive.returncode != 0:
         pytest.fail('git cannot give %s: %s' % (
@@ -291,6 +293,17 @@ def test_a_session_past_its_lifetime_is_new(age, kept):
     if not kept:
         # the session that begins now is born now
         assert session.created == 1000.0 + age
+
+
+@pytest.mark.parametrize('value', ['0', 'soon'])
+def test_an_idle_timeout_that_is_not_a_positive_number_is_refused(value):
+    from tutorial import main
+
+    with pytest.raises(SystemExit) as refusal:
+        main({}, **{'tutorial.session_timeout': value})
+    assert str(refusal.value.code) == (
+        "tutorial: tutorial.session_timeout is %r; it must be a whole "
+        "number of seconds of 1 or more" % value)
 
 
 @pytest.mark.parametrize('value', ['0', 'soon', '-5', '1.5'])

@@ -15,6 +15,8 @@ files, one concern each:
 - timeouts: how long Redis may take, and how long the breaker rests;
 - breaker: a breaker per server, before redis-py's connections;
 - clients: the client for one endpoint, the sentinels or a cluster;
+- keys: the keys in Redis, derived one way from the cookies' tokens;
+- commands: a lock per session around its read and its save;
 - startup: the question asked once at start;
 - factory: the session factory;
 - unavailable: the 503 page and the log of failures.

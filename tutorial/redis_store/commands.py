@@ -27,8 +27,10 @@ from redis.exceptions import ResponseError
 from .causes import SessionBusy
 from .keys import lock_key, request_sessions
 
-#: How long a lock lives if its holder never gives it back.
-LOCK_EXPIRY_MS = 5000
+#: How long a lock lives if its holder never gives it back: a request
+#: takes milliseconds, and a failover that leaves a lock on the promoted
+#: replica keeps its session waiting this long.
+LOCK_EXPIRY_MS = 3000
 #: How long a request waits for its session's lock.
 LOCK_WAIT = 2.0
 #: Between two tries for a lock.

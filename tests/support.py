@@ -542,6 +542,23 @@ def children(pid):
         return []
 
 
+def workers(pid):
+    """The serving processes ``pid`` started: its children, but for the
+    helpers multiprocessing starts beside them where workers are spawned
+    rather than forked (Python 3.14), such as its resource tracker."""
+    found = []
+    for child in children(pid):
+        try:
+            with open('/proc/%d/cmdline' % child, 'rb') as f:
+                command = f.read()
+        except FileNotFoundError:
+            continue
+        if b'resource_tracker' not in command \
+                and b'forkserver' not in command:
+            found.append(child)
+    return found
+
+
 def rss_kb(pid):
     """The memory ``pid`` holds, in kB (0 once it has ended)."""
     try:

@@ -14,7 +14,7 @@ from tutorial.metrics import cause_label
 from tutorial.session_secrets import SECRET_ENV
 from tutorial.session_stores import STORE_ENV
 
-from .support import RedisServer, Server, children, raw_request
+from .support import RedisServer, Server, raw_request, workers
 from .test_workers import visit, workers_of
 
 SECRET = 'operator-watches-secret-0123456789-' * 2
@@ -119,8 +119,7 @@ def test_metrics_count_every_request_across_the_workers(production):
     assert metric(after, 'tutorial_session_cookie_bytes_count') \
         - metric(before, 'tutorial_session_cookie_bytes_count') == 200
     # the usual process metrics, for each worker
-    workers = children(production.process.pid)
-    for pid in workers:
+    for pid in workers(production.process.pid):
         assert metric(after, 'process_resident_memory_bytes',
                       pid=str(pid)) > 0
     # both workers served: each has its own numbers in the sum

@@ -32,7 +32,12 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from run import WAITRESS, check_targets, first_answer, wrk  # noqa: E402
+from run import (  # noqa: E402
+    WAITRESS,
+    check_targets,
+    returning_visitors,
+    wrk,
+    )
 from tests.support import (  # noqa: E402
     BIN,
     PROJECT,
@@ -111,7 +116,7 @@ def nginx_in_front(stack, server):
 def wrk_https(nginx, seconds, connections, cookie):
     """wrk through nginx, over TLS (wrk checks no certificate)."""
     return wrk('https://localhost:%d/' % nginx.port, seconds, connections,
-               cookie)
+               cookie, threads=1)
 
 
 def main():
@@ -144,7 +149,7 @@ def main():
                        env=dict(env, **{WORKERS_ENV: str(workers)})))
         for name, server in flask_servers(stack, secret, workers).items():
             servers[('flask', name)] = server
-        cookies = {key: first_answer(server.url)[1]
+        cookies = {key: returning_visitors(server.url)
                    for key, server in servers.items()}
         main_server = servers[('cookie', 'granian %d' % workers)]
         nginx = nginx_in_front(stack, main_server)
@@ -157,12 +162,12 @@ def main():
                     cookie = cookies[key] if visitor == 'returning' else None
                     runs.setdefault(key + (visitor, 32), []).append(
                         wrk(servers[key].url + '/', args.seconds, 32,
-                            cookie))
+                            cookie, threads=1))
             cookie = cookies[('cookie', 'granian %d' % workers)]
             for connections in (32, 256):
                 runs.setdefault(('direct', connections), []).append(
                     wrk(main_server.url + '/', args.seconds, connections,
-                        cookie))
+                        cookie, threads=1))
                 if nginx:
                     runs.setdefault(('nginx', connections), []).append(
                         wrk_https(nginx, args.seconds, connections, cookie))

@@ -47,6 +47,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -102,14 +103,28 @@ IN_PROCESS_ROUNDS = 9
 IN_PROCESS_CALLS = 1000
 
 
-def wrk(url, seconds, connections, cookie=None):
-    """Run wrk; return requests/s, p50 and p99 in ms, and the errors."""
-    command = ['wrk', '--latency', '-t2', '-c%d' % connections,
+#: wrk's script for returning visitors: each request carries the cookie
+#: of one of them, at random, as many visitors' browsers would.
+VISITORS_SCRIPT = """cookies = {%s}
+request = function()
+    return wrk.format(nil, nil, {Cookie = cookies[math.random(#cookies)]})
+end
+"""
+
+
+def wrk(url, seconds, connections, cookies=None, threads=2):
+    """Run wrk (with ``cookies``, as the returning visitors who hold
+    them); return requests/s, p50 and p99 in ms, and the errors."""
+    command = ['wrk', '--latency', '-t%d' % threads, '-c%d' % connections,
                '-d%ds' % seconds, url]
-    if cookie:
-        command[1:1] = ['-H', 'Cookie: ' + cookie]
-    out = subprocess.run(command, capture_output=True, text=True,
-                         check=True).stdout
+    with tempfile.NamedTemporaryFile('w', suffix='.lua') as script:
+        if cookies:
+            script.write(VISITORS_SCRIPT % ', '.join(
+                '"%s"' % cookie for cookie in cookies))
+            script.flush()
+            command[1:1] = ['-s', script.name]
+        out = subprocess.run(command, capture_output=True, text=True,
+                             check=True).stdout
     rps = float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
     p50 = _ms(re.search(r'^\s+50%\s+(\S+)', out, re.M).group(1))
     p99 = _ms(re.search(r'^\s+99%\s+(\S+)', out, re.M).group(1))
@@ -150,6 +165,16 @@ class Waitress:
     def __exit__(self, *exc):
         self.process.terminate()
         self.process.wait(10)
+
+
+#: How many returning visitors wrk plays: enough that two requests of one
+#: session seldom meet (a Redis session's requests take turns).
+RETURNING_VISITORS = 256
+
+
+def returning_visitors(url, count=RETURNING_VISITORS):
+    """The session cookies of ``count`` first visits to ``url``."""
+    return [first_answer(url)[1] for _ in range(count)]
 
 
 def first_answer(url):
@@ -268,7 +293,7 @@ def serve_and_measure(args, envs, secret):
         servers['bare'] = stack.enter_context(
             Waitress('bare:app', env={'BENCH_PAGE_SIZE': str(len(page))}))
         names = [name for name in SERVERS if name in servers]
-        cookies = {name: first_answer(server.url)[1]
+        cookies = {name: returning_visitors(server.url)
                    for name, server in servers.items()}
         runs = {}
         for n in range(args.rounds):
@@ -279,7 +304,7 @@ def serve_and_measure(args, envs, secret):
                 for name in order:
                     cookie = cookies[name] if visitor == 'returning' \
                         else None
-                    if visitor == 'returning' and not cookie:
+                    if visitor == 'returning' and not all(cookie):
                         continue  # the bare callable has no session
                     runs.setdefault((name, visitor), []).append(
                         wrk(servers[name].url + '/', args.seconds,

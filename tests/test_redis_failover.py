@@ -495,14 +495,8 @@ def test_on_the_cluster_every_returning_count_rises_by_exactly_one():
 
 @pytest.mark.parametrize('topology', ['sentinel', 'cluster'])
 def test_parallel_requests_of_one_session_lose_no_count(topology):
-    from .test_session_takeover import in_parallel
-    from .test_workers import visit
+    from .test_session_takeover import assert_parallel_requests_all_count
 
     topology_of = Sentinels if topology == 'sentinel' else Cluster
     with topology_of() as redis, Server('redis.ini', env=redis.env) as app:
-        status, count, cookie = visit(app.port)
-        for _ in range(2):
-            status, before, cookie = visit(app.port, '/', cookie)
-            assert set(in_parallel(app.port, cookie)) == {200}
-            status, after, cookie = visit(app.port, '/', cookie)
-            assert after == before + 17
+        assert_parallel_requests_all_count(app)

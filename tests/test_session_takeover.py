@@ -160,13 +160,18 @@ def test_sixteen_parallel_requests_of_one_session_lose_no_count(
     if ini == 'production.ini':
         env.update({SECRET_ENV: SECRET, STORE_ENV: 'redis'})
     with Server(ini, env=env) as server:
-        status, count, cookie = visit(server.port)
-        for _ in range(2):
-            status, before, cookie = visit(server.port, '/', cookie)
-            assert set(in_parallel(server.port, cookie)) == {200}
-            status, after, cookie = visit(server.port, '/', cookie)
-            # 16 in parallel and this one: each counted, none lost
-            assert after == before + 17
+        assert_parallel_requests_all_count(server)
+
+
+def assert_parallel_requests_all_count(server):
+    """Twice: 16 requests of one session at once, then one more; each of
+    the 17 counted, none lost."""
+    status, count, cookie = visit(server.port)
+    for _ in range(2):
+        status, before, cookie = visit(server.port, '/', cookie)
+        assert set(in_parallel(server.port, cookie)) == {200}
+        status, after, cookie = visit(server.port, '/', cookie)
+        assert after == before + 17
 
 
 def test_without_the_lock_parallel_requests_race(redis_server, redis,

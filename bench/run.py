@@ -104,10 +104,19 @@ IN_PROCESS_CALLS = 1000
 
 
 #: wrk's script for returning visitors: each request carries the cookie
-#: of one of them, at random, as many visitors' browsers would.
+#: of the next of them, as many visitors' browsers would. The requests are
+#: made once, in init: made per request, wrk itself became the limit.
 VISITORS_SCRIPT = """cookies = {%s}
+requests = {}
+sent = 0
+init = function(args)
+    for i, cookie in ipairs(cookies) do
+        requests[i] = wrk.format(nil, nil, {Cookie = cookie})
+    end
+end
 request = function()
-    return wrk.format(nil, nil, {Cookie = cookies[math.random(#cookies)]})
+    sent = sent + 1
+    return requests[sent %% #requests + 1]
 end
 """
 

@@ -1,7 +1,7 @@
 """WSGI middleware that includes put around the app main() makes.
 
 Most additions are tweens, inside Pyramid. A few must stand outside it:
-the Redis store's 503 (pyramid_session_redis saves in a response
+the Redis store's 503 (pyramid_session_redis saves in a finished
 callback, after every tween), the probes (answered before Pyramid reads
 the Host header) and the metrics (which count what the others answer).
 An include names its middleware here; main()'s last line puts them on.

@@ -63,7 +63,7 @@ class StoreUnavailableMiddleware:
 
     A view that reads the session meets the error in the view, where the
     exception view answers (before the debug toolbar can). But
-    pyramid_session_redis saves a session in a response callback, after
+    pyramid_session_redis saves a session in a finished callback, after
     every exception view has had its turn, so the error is also caught
     here, around the whole application. The server keeps serving.
     """

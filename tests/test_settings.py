@@ -5,6 +5,7 @@ import pytest
 from tutorial.settings import (
     bool_setting,
     choice_setting,
+    host_and_port,
     int_setting,
     setting,
     )
@@ -92,3 +93,15 @@ def test_no_setting_of_the_developers_shell_reaches_a_test_server(
         assert server.env['TUTORIAL_WORKERS'] == '1'
     finally:
         server.__exit__(None, None, None)
+
+
+# host:port, as [server:main]'s listen and the sentinels name them
+@pytest.mark.parametrize('text, expected', [
+    ('127.0.0.1:6543', ('127.0.0.1', 6543)),
+    ('[::1]:26379', ('::1', 26379)),
+    (' localhost:80 ', ('localhost', 80)),
+    ('localhost', None), (':6543', None), ('host:0', None),
+    ('host:65536', None), ('host:port', None), ('host:²', None),
+])
+def test_host_and_port_are_read_or_refused(text, expected):
+    assert host_and_port(text) == expected

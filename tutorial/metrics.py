@@ -80,7 +80,7 @@ def worker_pids(folder):
     """The processes whose numbers are in ``folder``, by its file names."""
     pids = set()
     for name in os.listdir(folder):
-        stem, _, pid = name[:-len('.db')].rpartition('_')
+        pid = name[:-len('.db')].rpartition('_')[2]
         if name.endswith('.db') and pid.isdigit():
             pids.add(int(pid))
     return pids

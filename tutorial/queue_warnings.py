@@ -30,9 +30,10 @@ class QueueWarningSummary(logging.Filter):
         due = self.summary.due('queue', depth)
         if due is None:
             return False
+        count, deepest = due
         record.msg = ('Task queue depth is %d: all threads busy '
                       '(%d such warnings in %d s, the deepest %d)')
-        record.args = (depth, *due[:1], self.interval, due[1])
+        record.args = (depth, count, self.interval, deepest)
         return True
 
 

@@ -26,6 +26,7 @@ SESSION_STORES = {
     'redis': '.redis_store',
 }
 
+
 def session_store(settings, environ=os.environ):
     """The store named by TUTORIAL_SESSION_STORE, else by the setting,
     else the step's cookie; any other name stops the app in one line."""

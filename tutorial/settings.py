@@ -16,6 +16,16 @@ def refuse(message, *args):
     raise SystemExit('tutorial: ' + (message % args if args else message))
 
 
+def host_and_port(text):
+    """(host, port) from ``HOST:PORT`` or ``[IPv6]:PORT``, or None if
+    ``text`` is not one."""
+    host, _, port = text.strip().rpartition(':')
+    if not (host and port.isascii() and port.isdigit()
+            and 0 < int(port) < 65536):
+        return None
+    return host.strip('[]'), int(port)
+
+
 def setting_name(name, env=None):
     """How a message names a setting that the environment may also set."""
     return '%s (or %s)' % (name, env) if env else name

@@ -31,7 +31,7 @@ import shutil
 import tempfile
 
 from .proxy_headers import ProxyHeaders, proxy_settings
-from .settings import int_setting, refuse
+from .settings import host_and_port, int_setting, refuse
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,11 @@ def cores():
 
 
 def address(listen):
-    """(host, port) from ``HOST:PORT`` or ``[IPv6]:PORT``."""
-    host, _, port = listen.strip().rpartition(':')
-    if not (host and port.isdigit() and 0 < int(port) < 65536):
+    """(host, port) from ``listen``; one line if it is not HOST:PORT."""
+    found = host_and_port(listen)
+    if found is None:
         refuse('[server:main] listen is %r; it must be HOST:PORT', listen)
-    return host.strip('[]'), int(port)
+    return found
 
 
 class ServerHeader:

@@ -34,13 +34,13 @@ except ImportError as e:
                      'pip install -e ".[redis]"') from None
 
 from ..middleware import add_middleware
-from ..session_stores import replace_session_factory
 from ..probes import READINESS
+from ..session_stores import replace_session_factory
 from .causes import STORE_ERRORS, cause_of
 from .clients import redis_client
+from .factory import redis_session_factory
 from .redaction import scrubbed
 from .settings import redis_url
-from .factory import redis_session_factory
 from .unavailable import (
     FailureLog,
     StoreUnavailable,

@@ -18,7 +18,7 @@ from Redis never becomes a cookie.
 
 Sessions written before (under the raw token, or a key an old secret
 derived) are found under those, once, and moved to the current key: the
-upgrade logs nobody out (RedisStore.get, in clients.py).
+upgrade logs nobody out (SessionCommands.get, in commands.py).
 """
 import contextvars
 import hashlib

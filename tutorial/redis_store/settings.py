@@ -5,7 +5,12 @@ import os
 from redis.connection import parse_url
 from redis.exceptions import RedisError
 
-from ..settings import bool_setting, refuse as refuse_setting, setting
+from ..settings import (
+    bool_setting,
+    host_and_port,
+    refuse as refuse_setting,
+    setting,
+    )
 from .causes import first_line
 from .redaction import masked, scrubbed
 
@@ -76,9 +81,9 @@ def sentinel_addresses(settings):
     text = setting(settings, 'tutorial.redis_sentinels', SENTINELS_ENV)
     addresses = []
     for pair in text.split():
-        host, _, port = pair.rpartition(':')
-        if not (host and port.isdigit() and 0 < int(port) < 65536):
+        found = host_and_port(pair)
+        if found is None:
             refuse_setting('%s names %r, which is not host:port',
                            SENTINELS_ENV, pair)
-        addresses.append((host.strip('[]'), int(port)))
+        addresses.append(found)
     return addresses

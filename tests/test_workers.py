@@ -270,19 +270,61 @@ def test_a_killed_worker_is_replaced_and_visitors_go_on(production):
 
 
 def test_sighup_restarts_the_workers_one_at_a_time_and_pages_go_on():
+    """A new worker starts before its old one stops, so some worker always
+    serves. granian (2.8, on Linux) gives each worker a listening socket of
+    its own: a connection that reaches a worker in the instant it stops,
+    queued or accepted but not yet read, is closed without an answer. The
+    app never saw that request, so the count loses nothing; a visitor who
+    asks for one page at a time can meet that instant at most twice per
+    worker stopped (once at its socket, once at its connections)."""
     with Server('production.ini', env=dict(ENV, TUTORIAL_WORKERS='2')) \
             as server:
         before = set(workers_of(server, 2))
-        os.kill(server.process.pid, signal.SIGHUP)
-        deadline = time.monotonic() + 30
-        statuses = []
-        while not before.isdisjoint(workers(server.process.pid)) \
-                or len(workers(server.process.pid)) != 2:
-            assert time.monotonic() < deadline, 'workers not restarted'
-            statuses.append(visit(server.port)[0])
-            # never both workers gone at once
-            assert workers(server.process.pid)
-        assert statuses and set(statuses) == {200}
+        status, count, cookie = visit(server.port)
+        counts, statuses = [], []
+        stop = threading.Event()
+
+        def browse():
+            nonlocal cookie
+            while not stop.is_set():
+                try:
+                    status, count, new_cookie = visit(server.port, '/',
+                                                      cookie)
+                except (OSError, http.client.HTTPException):
+                    statuses.append('connection lost')
+                    continue
+                statuses.append(status)
+                if status == 200:
+                    counts.append(count)
+                    cookie = new_cookie
+
+        visitor = threading.Thread(target=browse)
+        visitor.start()
+        try:
+            os.kill(server.process.pid, signal.SIGHUP)
+            deadline = time.monotonic() + 30
+            while True:
+                now = workers(server.process.pid)
+                # never both workers gone at once
+                assert now, 'no worker left'
+                if len(now) == 2 and before.isdisjoint(now):
+                    break
+                assert time.monotonic() < deadline, 'workers not restarted'
+                time.sleep(0.02)
+            served = len(counts)
+            while len(counts) < served + 20:
+                assert visitor.is_alive()
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            visitor.join(15)
+    lost = statuses.count('connection lost')
+    print('\n  SIGHUP: %d pages served through the restart, %d connections'
+          ' lost' % (len(counts), lost))
+    assert all(s == 200 or s == 'connection lost' for s in statuses)
+    assert lost <= 2 * len(before)
+    # the count went on, one a page, with no step back
+    assert counts == list(range(2, 2 + len(counts)))
 
 
 def test_sigterm_stops_every_process_within_15_s():

@@ -1,0 +1,154 @@
+"""Benchmark: what a SIGHUP restart of production's workers costs visitors.
+
+    .venv/bin/python bench/restarts.py [--connections 16] [--restarts 4]
+        [--workers 2] [--through-nginx]
+
+Starts `pserve production.ini` (granian, tutorial/workers.py) on a free
+port of 127.0.0.1, with --workers workers, and keeps --connections
+visitors browsing /, each on a connection of its own per page (so that
+any worker may take it) and each carrying its own session cookie. Then it
+sends pserve SIGHUP --restarts times, each once the previous restart has
+replaced every worker, and counts, per restart, the pages served and the
+connections closed without an answer. It checks that every visitor's
+count went on with no step back, and counts any answer but a 200.
+
+With --through-nginx the visitors go through deploy/nginx's block (TLS,
+on a port of its own, with its keep-alive connections to the app), as in
+production.
+"""
+import argparse
+import contextlib
+import functools
+import http.client
+import os
+import secrets
+import signal
+import ssl
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from tests.support import Server, make_certificates, workers  # noqa: E402
+from tutorial.session_secrets import SECRET_ENV  # noqa: E402
+from tutorial.tests import count_on  # noqa: E402
+from tutorial.workers import WORKERS_ENV  # noqa: E402
+
+
+class Visitor(threading.Thread):
+    """One visitor asking for a page at a time, until told to stop."""
+
+    def __init__(self, connect, stop):
+        super().__init__()
+        self.connect, self.stop = connect, stop
+        self.cookie = None
+        self.counts, self.lost, self.other = [], 0, []
+
+    def run(self):
+        while not self.stop.is_set():
+            connection = self.connect()
+            try:
+                connection.request('GET', '/', headers={
+                    'Cookie': self.cookie} if self.cookie else {})
+                response = connection.getresponse()
+                body = response.read().decode()
+            except (OSError, http.client.HTTPException):
+                self.lost += 1
+                continue
+            finally:
+                connection.close()
+            if response.status != 200:
+                self.other.append(response.status)
+                continue
+            self.counts.append(count_on(body))
+            set_cookie = response.headers.get('Set-Cookie')
+            if set_cookie:
+                self.cookie = set_cookie.split(';')[0]
+
+    def went_on(self):
+        """Whether the count went on one a page, with no step back."""
+        return self.counts == list(range(1, 1 + len(self.counts)))
+
+
+def restart(server, limit=60):
+    """SIGHUP, then wait until every worker is a new one; the seconds."""
+    before = set(workers(server.process.pid))
+    started = time.monotonic()
+    os.kill(server.process.pid, signal.SIGHUP)
+    while True:
+        now = workers(server.process.pid)
+        if len(now) == len(before) and before.isdisjoint(now):
+            return time.monotonic() - started
+        if time.monotonic() - started > limit:
+            sys.exit('bench: the workers were not replaced in %d s' % limit)
+        time.sleep(0.02)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--connections', type=int, default=16)
+    parser.add_argument('--restarts', type=int, default=4)
+    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--through-nginx', action='store_true')
+    args = parser.parse_args()
+
+    env = {SECRET_ENV: secrets.token_hex(32), WORKERS_ENV: str(args.workers)}
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(Server('production.ini', env=env))
+        while len(workers(server.process.pid)) != args.workers:
+            time.sleep(0.1)
+        connect = functools.partial(http.client.HTTPConnection,
+                                    '127.0.0.1', server.port, timeout=10)
+        if args.through_nginx:
+            from tests.test_proxy import Nginx
+
+            folder = stack.enter_context(tempfile.TemporaryDirectory())
+            nginx = stack.enter_context(
+                Nginx(server, make_certificates(folder)))
+            # the certificate is the test's own, made just now
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            connect = functools.partial(
+                http.client.HTTPSConnection, 'localhost', nginx.port,
+                timeout=10, context=context)
+        stop = threading.Event()
+        visitors = [Visitor(connect, stop)
+                    for _ in range(args.connections)]
+        for visitor in visitors:
+            visitor.start()
+        print('%d workers, %d visitors%s, SIGHUP %d times'
+              % (args.workers, args.connections,
+                 ' through nginx' if args.through_nginx else '',
+                 args.restarts))
+        print('restart   seconds    pages   lost')
+        try:
+            time.sleep(1)
+            for number in range(1, args.restarts + 1):
+                pages = sum(len(v.counts) for v in visitors)
+                lost = sum(v.lost for v in visitors)
+                took = restart(server)
+                time.sleep(1)
+                print('%7d %9.1f %8d %6d' % (
+                    number, took,
+                    sum(len(v.counts) for v in visitors) - pages,
+                    sum(v.lost for v in visitors) - lost))
+        finally:
+            stop.set()
+            for visitor in visitors:
+                visitor.join(15)
+    pages = sum(len(v.counts) for v in visitors)
+    lost = sum(v.lost for v in visitors)
+    other = sorted(set(s for v in visitors for s in v.other))
+    print('in all: %d pages, %d connections lost (%.4f %%), other answers:'
+          ' %s; every count went on: %s'
+          % (pages, lost, 100.0 * lost / max(pages + lost, 1),
+             ', '.join(map(str, other)) or 'none',
+             all(v.went_on() for v in visitors)))
+
+
+if __name__ == '__main__':
+    main()

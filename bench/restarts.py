@@ -26,51 +26,19 @@ import signal
 import ssl
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from tests.support import Server, make_certificates, workers  # noqa: E402
+from tests.support import (  # noqa: E402
+    Server,
+    Visitor,
+    make_certificates,
+    workers,
+    )
 from tutorial.session_secrets import SECRET_ENV  # noqa: E402
-from tutorial.tests import count_on  # noqa: E402
 from tutorial.workers import WORKERS_ENV  # noqa: E402
-
-
-class Visitor(threading.Thread):
-    """One visitor asking for a page at a time, until told to stop."""
-
-    def __init__(self, connect, stop):
-        super().__init__()
-        self.connect, self.stop = connect, stop
-        self.cookie = None
-        self.counts, self.lost, self.other = [], 0, []
-
-    def run(self):
-        while not self.stop.is_set():
-            connection = self.connect()
-            try:
-                connection.request('GET', '/', headers={
-                    'Cookie': self.cookie} if self.cookie else {})
-                response = connection.getresponse()
-                body = response.read().decode()
-            except (OSError, http.client.HTTPException):
-                self.lost += 1
-                continue
-            finally:
-                connection.close()
-            if response.status != 200:
-                self.other.append(response.status)
-                continue
-            self.counts.append(count_on(body))
-            set_cookie = response.headers.get('Set-Cookie')
-            if set_cookie:
-                self.cookie = set_cookie.split(';')[0]
-
-    def went_on(self):
-        """Whether the count went on one a page, with no step back."""
-        return self.counts == list(range(1, 1 + len(self.counts)))
 
 
 def restart(server, limit=60):
@@ -115,39 +83,37 @@ def main():
             connect = functools.partial(
                 http.client.HTTPSConnection, 'localhost', nginx.port,
                 timeout=10, context=context)
-        stop = threading.Event()
-        visitors = [Visitor(connect, stop)
-                    for _ in range(args.connections)]
-        for visitor in visitors:
-            visitor.start()
         print('%d workers, %d visitors%s, SIGHUP %d times'
               % (args.workers, args.connections,
                  ' through nginx' if args.through_nginx else '',
                  args.restarts))
+        visitors = [stack.enter_context(Visitor(connect))
+                    for _ in range(args.connections)]
+
+        def pages():
+            return sum(len(visitor.counts) for visitor in visitors)
+
+        def lost():
+            return sum(visitor.lost() for visitor in visitors)
+
         print('restart   seconds    pages   lost')
-        try:
+        time.sleep(1)
+        for number in range(1, args.restarts + 1):
+            pages_before, lost_before = pages(), lost()
+            took = restart(server)
             time.sleep(1)
-            for number in range(1, args.restarts + 1):
-                pages = sum(len(v.counts) for v in visitors)
-                lost = sum(v.lost for v in visitors)
-                took = restart(server)
-                time.sleep(1)
-                print('%7d %9.1f %8d %6d' % (
-                    number, took,
-                    sum(len(v.counts) for v in visitors) - pages,
-                    sum(v.lost for v in visitors) - lost))
-        finally:
-            stop.set()
-            for visitor in visitors:
-                visitor.join(15)
-    pages = sum(len(v.counts) for v in visitors)
-    lost = sum(v.lost for v in visitors)
-    other = sorted(set(s for v in visitors for s in v.other))
+            print('%7d %9.1f %8d %6d' % (number, took, pages() - pages_before,
+                                         lost() - lost_before))
+    # the with block has stopped every visitor
+    other = sorted(set(status for visitor in visitors
+                       for status in visitor.statuses
+                       if status not in (200, 'connection lost')))
+    went_on = all(visitor.counts == list(range(1, 1 + len(visitor.counts)))
+                  for visitor in visitors)
     print('in all: %d pages, %d connections lost (%.4f %%), other answers:'
           ' %s; every count went on: %s'
-          % (pages, lost, 100.0 * lost / max(pages + lost, 1),
-             ', '.join(map(str, other)) or 'none',
-             all(v.went_on() for v in visitors)))
+          % (pages(), lost(), 100.0 * lost() / max(pages() + lost(), 1),
+             ', '.join(map(str, other)) or 'none', went_on))
 
 
 if __name__ == '__main__':

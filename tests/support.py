@@ -1,5 +1,6 @@
 """What the suites in tests/ share: forged cookies and real servers."""
 import base64
+import http.client
 import io
 import json
 import os
@@ -18,6 +19,7 @@ import urllib.request
 from webob.cookies import SignedSerializer
 
 from tutorial.session_secrets import DEVELOPMENT_SECRET
+from tutorial.tests import count_on
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.dirname(HERE)
@@ -307,6 +309,60 @@ def served_again(app, cookie, limit=10):
             return body
         assert status == 503 and time.monotonic() < deadline, status
         time.sleep(0.02)
+
+
+def page(connection, path='/', cookie=None):
+    """One page on ``connection``, which it closes: its status, the count
+    shown, and the cookie to keep."""
+    try:
+        connection.request('GET', path,
+                           headers={'Cookie': cookie} if cookie else {})
+        response = connection.getresponse()
+        body = response.read().decode()
+    finally:
+        connection.close()
+    set_cookie = response.headers.get('Set-Cookie')
+    count = count_on(body) if response.status == 200 else None
+    return (response.status, count,
+            set_cookie.split(';')[0] if set_cookie else cookie)
+
+
+class Visitor(threading.Thread):
+    """A visitor asking for / one page at a time, each on a connection
+    ``connect()`` makes (a new one, so that any worker may take it), and
+    carrying its session cookie, for as long as its ``with`` block runs.
+    It keeps the counts its pages showed, and every status: 'connection
+    lost' for a connection closed with no answer."""
+
+    def __init__(self, connect, cookie=None):
+        super().__init__()
+        self.connect, self.cookie = connect, cookie
+        self.counts, self.statuses = [], []
+        self.stopping = threading.Event()
+
+    def run(self):
+        while not self.stopping.is_set():
+            try:
+                status, count, cookie = page(self.connect(), '/',
+                                             self.cookie)
+            except (OSError, http.client.HTTPException):
+                self.statuses.append('connection lost')
+                continue
+            self.statuses.append(status)
+            if status == 200:
+                self.counts.append(count)
+                self.cookie = cookie
+
+    def lost(self):
+        return self.statuses.count('connection lost')
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.join(15)
 
 
 def visit_concurrently(server, visitors, seconds):

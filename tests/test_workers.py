@@ -5,22 +5,23 @@ the ini file. Since sessions live in the cookie or in Redis, never in a
 worker, any worker carries on any visitor's count; losing one loses
 nothing, and the server replaces it.
 """
+import functools
 import http.client
 import os
 import signal
-import threading
 import time
 
 import pytest
 
 from tutorial.proxy_headers import ProxyHeaders
 from tutorial.session_secrets import SECRET_ENV
-from tutorial.tests import count_on
 from tutorial.workers import cores
 
 from .support import (
     Server,
+    Visitor,
     children,
+    page,
     workers,
     raw_request,
     run_pserve,
@@ -51,21 +52,15 @@ def workers_of(server, count, limit=30):
     return workers(server.process.pid)
 
 
+def connection(port):
+    """A new connection to ``port`` (so that any worker may take it)."""
+    return http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+
+
 def visit(port, path='/', cookie=None):
-    """One page on a connection of its own (so any worker may take it):
-    its status, the count shown, and the cookie to keep."""
-    connection = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
-    try:
-        connection.request('GET', path,
-                           headers={'Cookie': cookie} if cookie else {})
-        response = connection.getresponse()
-        body = response.read().decode()
-        set_cookie = response.headers.get('Set-Cookie')
-        count = count_on(body) if response.status == 200 else None
-        return (response.status, count,
-                set_cookie.split(';')[0] if set_cookie else cookie)
-    finally:
-        connection.close()
+    """One page on a connection of its own: its status, the count shown,
+    and the cookie to keep."""
+    return page(connection(port), path, cookie)
 
 
 @pytest.fixture(scope='module')
@@ -222,29 +217,11 @@ def test_a_forwarded_header_that_cannot_be_read_gets_a_400(headers):
 # Workers' lives.
 
 def test_a_killed_worker_is_replaced_and_visitors_go_on(production):
-    cookie, counts, statuses = None, [], []
     status, count, cookie = visit(production.port)
-    stop = threading.Event()
     before = workers_of(production, 2)
-
-    def browse():
-        nonlocal cookie
-        while not stop.is_set():
-            try:
-                status, count, new_cookie = visit(production.port, '/',
-                                                  cookie)
-            except (OSError, http.client.HTTPException):
-                # the one request the killed worker held may be lost
-                statuses.append('connection lost')
-                continue
-            statuses.append(status)
-            if status == 200:
-                counts.append(count)
-                cookie = new_cookie
-
-    visitor = threading.Thread(target=browse)
-    visitor.start()
-    try:
+    # the one request the killed worker held may be lost
+    with Visitor(functools.partial(connection, production.port),
+                 cookie) as visitor:
         time.sleep(0.5)
         os.kill(before[0], signal.SIGKILL)
         deadline = time.monotonic() + 10
@@ -255,18 +232,15 @@ def test_a_killed_worker_is_replaced_and_visitors_go_on(production):
             assert time.monotonic() < deadline, 'not replaced in 10 s'
             time.sleep(0.1)
         replaced_in = 10 - (deadline - time.monotonic())
-        served = len(counts)
-        while len(counts) < served + 20:
+        served = len(visitor.counts)
+        while len(visitor.counts) < served + 20:
             time.sleep(0.05)
-    finally:
-        stop.set()
-        visitor.join(15)
     print('\n  worker replaced in %.1f s; %d pages, %s lost connections'
-          % (replaced_in, len(counts), statuses.count('connection lost')))
-    assert all(s == 200 or s == 'connection lost' for s in statuses)
-    assert statuses.count('connection lost') <= 2
+          % (replaced_in, len(visitor.counts), visitor.lost()))
+    assert all(s == 200 or s == 'connection lost' for s in visitor.statuses)
+    assert visitor.lost() <= 2
     # the count went on, one a page, with no step back
-    assert counts == list(range(2, 2 + len(counts)))
+    assert visitor.counts == list(range(2, 2 + len(visitor.counts)))
 
 
 def test_sighup_restarts_the_workers_one_at_a_time_and_pages_go_on():
@@ -281,26 +255,8 @@ def test_sighup_restarts_the_workers_one_at_a_time_and_pages_go_on():
             as server:
         before = set(workers_of(server, 2))
         status, count, cookie = visit(server.port)
-        counts, statuses = [], []
-        stop = threading.Event()
-
-        def browse():
-            nonlocal cookie
-            while not stop.is_set():
-                try:
-                    status, count, new_cookie = visit(server.port, '/',
-                                                      cookie)
-                except (OSError, http.client.HTTPException):
-                    statuses.append('connection lost')
-                    continue
-                statuses.append(status)
-                if status == 200:
-                    counts.append(count)
-                    cookie = new_cookie
-
-        visitor = threading.Thread(target=browse)
-        visitor.start()
-        try:
+        with Visitor(functools.partial(connection, server.port),
+                     cookie) as visitor:
             os.kill(server.process.pid, signal.SIGHUP)
             deadline = time.monotonic() + 30
             while True:
@@ -311,20 +267,16 @@ def test_sighup_restarts_the_workers_one_at_a_time_and_pages_go_on():
                     break
                 assert time.monotonic() < deadline, 'workers not restarted'
                 time.sleep(0.02)
-            served = len(counts)
-            while len(counts) < served + 20:
+            served = len(visitor.counts)
+            while len(visitor.counts) < served + 20:
                 assert visitor.is_alive()
                 time.sleep(0.05)
-        finally:
-            stop.set()
-            visitor.join(15)
-    lost = statuses.count('connection lost')
     print('\n  SIGHUP: %d pages served through the restart, %d connections'
-          ' lost' % (len(counts), lost))
-    assert all(s == 200 or s == 'connection lost' for s in statuses)
-    assert lost <= 2 * len(before)
+          ' lost' % (len(visitor.counts), visitor.lost()))
+    assert all(s == 200 or s == 'connection lost' for s in visitor.statuses)
+    assert visitor.lost() <= 2 * len(before)
     # the count went on, one a page, with no step back
-    assert counts == list(range(2, 2 + len(counts)))
+    assert visitor.counts == list(range(2, 2 + len(visitor.counts)))
 
 
 def test_sigterm_stops_every_process_within_15_s():

@@ -45,9 +45,16 @@ return 0
 """
 
 
-def is_wrong_type(error):
-    return isinstance(error, ResponseError) \
-        and str(error).startswith('WRONGTYPE')
+def session_value(answer):
+    """A read's answer, or the error it raised or returned: a key of
+    another type (a list, a hash) reads as no session, so that a new one
+    starts instead of an error."""
+    if not isinstance(answer, Exception):
+        return answer
+    if isinstance(answer, ResponseError) \
+            and str(answer).startswith('WRONGTYPE'):
+        return None
+    raise answer
 
 
 class SessionCommands:
@@ -73,14 +80,10 @@ class SessionCommands:
         return value
 
     def read(self, name):
-        # a key of another type (a list, a hash) reads as no session, so
-        # a new one starts instead of an error
         try:
             return super().get(name)
         except ResponseError as e:
-            if is_wrong_type(e):
-                return None
-            raise
+            return session_value(e)
 
     def locked_read(self, name, session):
         """Take the session's lock and read the session, in one round
@@ -97,11 +100,7 @@ class SessionCommands:
                 raise taken
             if taken:
                 session.lock_token = token
-                if isinstance(value, Exception):
-                    if is_wrong_type(value):
-                        return None
-                    raise value
-                return value
+                return session_value(value)
             if time.monotonic() >= deadline:
                 raise SessionBusy('its lock stayed taken for %g s'
                                   % LOCK_WAIT)

@@ -1,16 +1,16 @@
-from setuptools import setup
+from setuptools import find_packages, setup
 
 # What the tutorial needs to run.
 requires = [
     'pyramid >= 2.1',
     'pyramid_chameleon',
     'waitress',
-    # /metrics (tutorial/metrics.py), added up across workers
+    # /metrics (tutorial/operations/metrics.py), added up across workers
     'prometheus_client >= 0.20',
-    # production's server (tutorial/workers.py): a Rust HTTP layer and a
+    # production's server (tutorial/server/workers.py): a Rust HTTP layer and a
     # worker process per core; 2.5 has wheels for Python 3.10 to 3.14.
     'granian >= 2.5, < 3',
-    # The encrypted cookie store (tutorial/encrypted_store.py): AES-GCM-SIV
+    # The encrypted cookie store (tutorial/sessions/encrypted.py): AES-GCM-SIV
     # arrived in 42, and it needs no server, so any install can switch to it.
     'cryptography >= 42',
     # Pyramid 2.1 imports pkg_resources: setuptools 82 removed it, and
@@ -53,7 +53,7 @@ setup(
     version='0.0',
     description='Pyramid Quick Tutorial, step 17: sessions',
     python_requires='>= 3.10',
-    packages=['tutorial', 'tutorial.redis_store'],
+    packages=find_packages(include=['tutorial', 'tutorial.*']),
     include_package_data=True,
     zip_safe=False,
     install_requires=requires,
@@ -67,7 +67,7 @@ setup(
             'main = tutorial:main',
         ],
         'paste.server_factory': [
-            'granian = tutorial.workers:server_factory',
+            'granian = tutorial.server.workers:server_factory',
         ],
     },
 )

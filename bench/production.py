@@ -9,7 +9,7 @@ on 127.0.0.1, driven by wrk at one thread and 32 connections:
 
 - waitress, one process: production as it was (production.ini's own app
   and settings, with waitress in [server:main]);
-- granian (tutorial/workers.py) with 1 worker, and with N, one per core;
+- granian (tutorial/server/workers.py) with 1 worker, and with N, one per core;
 - for each session store named, as a first and as a returning visitor;
 - Flask 3 on gunicorn's gthread workers (N of them, 4 threads each), how
   Flask is usually deployed, and Flask on granian with N workers;
@@ -47,9 +47,9 @@ from tests.support import (  # noqa: E402
     make_certificates,
     wait_for_port,
     )
-from tutorial.session_secrets import SECRET_ENV  # noqa: E402
-from tutorial.session_stores import STORE_ENV  # noqa: E402
-from tutorial.workers import WORKERS_ENV, cores  # noqa: E402
+from tutorial.sessions.signing import SECRET_ENV  # noqa: E402
+from tutorial.sessions.stores import STORE_ENV  # noqa: E402
+from tutorial.server.workers import WORKERS_ENV, cores  # noqa: E402
 
 
 TARGET_OVER_WAITRESS = 3.0

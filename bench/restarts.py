@@ -3,7 +3,7 @@
     .venv/bin/python bench/restarts.py [--connections 16] [--restarts 4]
         [--workers 2] [--through-nginx]
 
-Starts `pserve production.ini` (granian, tutorial/workers.py) on a free
+Starts `pserve production.ini` (granian, tutorial/server/workers.py) on a free
 port of 127.0.0.1, with --workers workers, and keeps --connections
 visitors browsing /, each on a connection of its own per page (so that
 any worker may take it) and each carrying its own session cookie. Then it
@@ -37,8 +37,8 @@ from tests.support import (  # noqa: E402
     make_certificates,
     workers,
     )
-from tutorial.session_secrets import SECRET_ENV  # noqa: E402
-from tutorial.workers import WORKERS_ENV  # noqa: E402
+from tutorial.sessions.signing import SECRET_ENV  # noqa: E402
+from tutorial.server.workers import WORKERS_ENV  # noqa: E402
 
 
 def restart(server, limit=60):

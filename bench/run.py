@@ -63,8 +63,8 @@ from tests.support import (  # noqa: E402
     wait_for_port,
     wsgi_request,
     )
-from tutorial.session_secrets import SECRET_ENV  # noqa: E402
-from tutorial.session_stores import STORE_ENV  # noqa: E402
+from tutorial.sessions.signing import SECRET_ENV  # noqa: E402
+from tutorial.sessions.stores import STORE_ENV  # noqa: E402
 
 #: production.ini's app on one waitress process, as production was before
 #: granian: the apps here are compared on one server, the same for all.

@@ -5,7 +5,7 @@ import webtest
 from pyramid.paster import get_appsettings
 
 from tutorial import main
-from tutorial.session_secrets import SECRET_ENV
+from tutorial.sessions.signing import SECRET_ENV
 
 from .support import (
     CHROMIUM_ARGS,

@@ -18,7 +18,7 @@ import urllib.request
 
 from webob.cookies import SignedSerializer
 
-from tutorial.session_secrets import DEVELOPMENT_SECRET
+from tutorial.sessions.signing import DEVELOPMENT_SECRET
 from tutorial.tests import count_on
 
 HERE = os.path.dirname(os.path.abspath(__file__))

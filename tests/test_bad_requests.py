@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from webob import Request
 from webob.cookies import parse_cookie
 
-from tutorial.request_guard import PARSED_COOKIES, PLAIN_COOKIES, read_cookies
+from tutorial.security.request_guard import PARSED_COOKIES, PLAIN_COOKIES, read_cookies
 from tutorial.tests import count_on
 
 from .support import forge_cookie, https_client, session_in
@@ -76,7 +76,7 @@ def test_a_form_that_cannot_be_read_gets_a_400_page(any_app, content_type,
 def test_a_refused_request_is_logged_in_one_line(app, caplog):
     visitor(app).get('/%ff', expect_errors=True)
     (record,) = [r for r in caplog.records
-                 if r.name == 'tutorial.request_guard']
+                 if r.name == 'tutorial.security.request_guard']
     assert '\n' not in record.getMessage()
     assert 'the path is not UTF-8' in record.getMessage()
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tutorial.flash import RESET_MESSAGE
+from tutorial.pages.flash import RESET_MESSAGE
 from tutorial.tests import count_on
 
 from .support import PROJECT, Server, shot

@@ -14,19 +14,19 @@ import pytest
 import webtest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tutorial.encrypted_store import (
+from tutorial.sessions.encrypted import (
     NONCE_SIZE,
     SessionCipher,
     encryption_key,
     )
-from tutorial.flash import RESET_MESSAGE
-from tutorial.session_data import CSRF_KEY, FLASH_KEY, MAX_FLASH_BYTES
-from tutorial.session_secrets import (
+from tutorial.pages.flash import RESET_MESSAGE
+from tutorial.sessions.data import CSRF_KEY, FLASH_KEY, MAX_FLASH_BYTES
+from tutorial.sessions.signing import (
     DEVELOPMENT_SECRET,
     SESSION_SALT,
     SessionSigner,
     )
-from tutorial.session_stores import STORE_ENV
+from tutorial.sessions.stores import STORE_ENV
 from tutorial.tests import count_on
 
 from .conftest import PRODUCTION_SECRET

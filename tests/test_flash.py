@@ -5,14 +5,14 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from pyramid import testing
 
-from tutorial.flash import (
+from tutorial.pages.flash import (
     RESET_MESSAGE,
     TOKEN_SLOT,
     flash,
     form_alone,
     render_form,
     )
-from tutorial.session_data import MAX_FLASH_MESSAGES
+from tutorial.sessions.data import MAX_FLASH_MESSAGES
 from tutorial.tests import count_on
 
 from .support import forge_cookie, session_in

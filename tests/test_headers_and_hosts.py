@@ -8,7 +8,7 @@ redirect.
 import pytest
 import webtest
 
-from tutorial.request_guard import ALLOWED_HOSTS_ENV
+from tutorial.security.request_guard import ALLOWED_HOSTS_ENV
 
 from .support import forge_cookie
 

@@ -11,8 +11,8 @@ import re
 import threading
 import time
 
-from tutorial.flash import RESET_MESSAGE
-from tutorial.session_secrets import SECRET_ENV
+from tutorial.pages.flash import RESET_MESSAGE
+from tutorial.sessions.signing import SECRET_ENV
 from tutorial.tests import count_on
 
 from .support import Server, group_rss_kb, wsgi_request

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from tutorial.metrics import cause_label
-from tutorial.session_secrets import SECRET_ENV
-from tutorial.session_stores import STORE_ENV
+from tutorial.operations.metrics import cause_label
+from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.stores import STORE_ENV
 
 from .support import RedisServer, Server, raw_request, workers
 from .test_workers import visit, workers_of

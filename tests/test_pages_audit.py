@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
-from tutorial.flash import RESET_MESSAGE
-from tutorial.session_secrets import SECRET_ENV
+from tutorial.pages.flash import RESET_MESSAGE
+from tutorial.sessions.signing import SECRET_ENV
 from tutorial.tests import count_on
 
 from .support import PROJECT, Server, free_port, shot

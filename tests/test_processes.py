@@ -4,7 +4,7 @@ A signed-cookie session lives in the visitor's cookie, so any process that
 knows the secret can carry on the count, and losing a process loses
 nothing.
 """
-from tutorial.session_secrets import SECRET_ENV
+from tutorial.sessions.signing import SECRET_ENV
 from tutorial.tests import count_on
 
 from .support import Server

@@ -4,7 +4,7 @@ import os
 import pytest
 from pyramid.paster import get_appsettings
 
-from tutorial.session_secrets import (
+from tutorial.sessions.signing import (
     DEVELOPMENT_SECRET,
     SECRET_ENV,
     session_secret,
@@ -107,9 +107,9 @@ def test_an_unknown_session_store_is_refused_in_one_line():
 def test_queue_warnings_under_load_are_summed_up_once_a_minute():
     import logging
 
-    from tutorial.queue_warnings import QueueWarningSummary
+    from tutorial.operations.queue_warnings import QueueWarningSummary
 
-    from tutorial.log_summary import LogSummary
+    from tutorial.operations.log_summary import LogSummary
 
     clock = [100.0]
     summary = QueueWarningSummary(60, LogSummary(60, lambda: clock[0]))

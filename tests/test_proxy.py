@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from tutorial.session_secrets import SECRET_ENV
+from tutorial.sessions.signing import SECRET_ENV
 from tutorial.tests import count_on
 
 from .support import (
@@ -82,7 +82,7 @@ class Nginx:
             TUTORIAL_TLS_CERT=certificates[server],
             TUTORIAL_TLS_KEY=certificates[server + '_key'],
             TUTORIAL_APP='127.0.0.1:%d' % app.port,
-            TUTORIAL_STATIC=os.path.join(PROJECT, 'tutorial', 'static'))
+            TUTORIAL_STATIC=os.path.join(PROJECT, 'tutorial', 'pages', 'static'))
         with open(os.path.join(self.dir, 'tutorial.conf'), 'w') as f:
             f.write(self.site)
         self.config = os.path.join(self.dir, 'nginx.conf')
@@ -303,7 +303,7 @@ def test_static_files_come_from_the_proxy_with_their_cache_headers(
         proxy, tls):
     status, headers, body = https(proxy, tls, 'GET', '/static/tutorial.css')
     assert status == 200
-    with open(os.path.join(PROJECT, 'tutorial', 'static',
+    with open(os.path.join(PROJECT, 'tutorial', 'pages', 'static',
                            'tutorial.css'), 'rb') as f:
         assert body == f.read()
     assert headers['Cache-Control'] == 'max-age=3600'

@@ -19,12 +19,12 @@ from redis.exceptions import (
     )
 from redis.sentinel import MasterNotFoundError
 
-from tutorial.redis_store.causes import cause_of
-from tutorial.redis_store.redaction import masked, scrubbed
-from tutorial.redis_store.unavailable import FailureLog
-from tutorial.log_summary import LogSummary
-from tutorial.session_secrets import SECRET_ENV
-from tutorial.session_stores import STORE_ENV
+from tutorial.sessions.redis.causes import cause_of
+from tutorial.sessions.redis.redaction import masked, scrubbed
+from tutorial.sessions.redis.unavailable import FailureLog
+from tutorial.operations.log_summary import LogSummary
+from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.stores import STORE_ENV
 from tutorial.tests import count_on
 
 from .support import (
@@ -280,7 +280,7 @@ def test_failures_under_load_are_summed_up_by_cause(caplog):
     failures = FailureLog('redis://host:6379/0', interval=10,
                           summary=LogSummary(10, clock=lambda: clock[0]))
     refused = ConnectionRefusedError(111, 'Connection refused')
-    with caplog.at_level(logging.WARNING, 'tutorial.redis_store'):
+    with caplog.at_level(logging.WARNING, 'tutorial.sessions.redis'):
         for _ in range(1000):
             failures.failed(refused)
         failures.failed(TimeoutError('timed out'))

@@ -21,8 +21,8 @@ import time
 import pytest
 import redis as redis_py
 
-from tutorial.redis_store.keys import SessionKeys
-from tutorial.session_secrets import DEVELOPMENT_SECRET, SessionSigner
+from tutorial.sessions.redis.keys import SessionKeys
+from tutorial.sessions.signing import DEVELOPMENT_SECRET, SessionSigner
 from tutorial.tests import count_on
 
 from .support import (

@@ -10,8 +10,8 @@ import pytest
 import webtest
 
 from tutorial import main
-from tutorial.encrypted_store import SessionCipher
-from tutorial.session_secrets import (
+from tutorial.sessions.encrypted import SessionCipher
+from tutorial.sessions.signing import (
     DEVELOPMENT_SECRET,
     OLD_SECRETS_ENV,
     SECRET_ENV,
@@ -19,7 +19,7 @@ from tutorial.session_secrets import (
     old_session_secrets,
     session_secret,
     )
-from tutorial.session_stores import STORE_ENV
+from tutorial.sessions.stores import STORE_ENV
 from tutorial.tests import count_on
 
 from .support import Raw, Server, forge_cookie, run_pserve

@@ -6,7 +6,7 @@ such a cookie: the page must answer 200, reset what it cannot use, keep
 what it can, and set a cookie a browser will store.
 """
 import pytest
-from tutorial.session_data import MAX_COUNTER, clean_state
+from tutorial.sessions.data import MAX_COUNTER, clean_state
 from tutorial.tests import count_on
 
 from .support import forge_cookie, session_in

@@ -16,7 +16,7 @@ import pytest
 from pyramid.interfaces import ISessionFactory
 
 import tutorial
-from tutorial.session_stores import SESSION_STORES, STORE_ENV, session_store
+from tutorial.sessions.stores import SESSION_STORES, STORE_ENV, session_store
 from tutorial.tests import count_on
 
 from .support import (
@@ -162,7 +162,7 @@ def test_the_environment_can_name_the_steps_cookie_store(
 
 def test_every_store_named_has_a_module():
     for store, module in SESSION_STORES.items():
-        assert importlib.util.find_spec('tutorial' + module), store
+        assert importlib.util.find_spec('tutorial.sessions' + module), store
 
 
 # No private overrides.

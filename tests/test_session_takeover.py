@@ -18,10 +18,10 @@ import time
 
 import pytest
 
-from tutorial.redis_store.keys import LOCK_SUFFIX, SessionKeys
-from tutorial.session_lifetime import LifetimeSessions
-from tutorial.session_secrets import DEVELOPMENT_SECRET, SECRET_ENV
-from tutorial.session_stores import STORE_ENV
+from tutorial.sessions.redis.keys import LOCK_SUFFIX, SessionKeys
+from tutorial.sessions.lifetime import LifetimeSessions
+from tutorial.sessions.signing import DEVELOPMENT_SECRET, SECRET_ENV
+from tutorial.sessions.stores import STORE_ENV
 from tutorial.tests import count_on
 
 from .support import (

@@ -2,7 +2,7 @@
 a default, and one line naming the setting when a value cannot work."""
 import pytest
 
-from tutorial.settings import (
+from tutorial.config.settings import (
     bool_setting,
     choice_setting,
     host_and_port,

@@ -1,6 +1,6 @@
 """`pserve production.ini` serves from a worker process per core.
 
-granian (tutorial/workers.py) starts the workers; each loads the app from
+granian (tutorial/server/workers.py) starts the workers; each loads the app from
 the ini file. Since sessions live in the cookie or in Redis, never in a
 worker, any worker carries on any visitor's count; losing one loses
 nothing, and the server replaces it.
@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from tutorial.proxy_headers import ProxyHeaders
-from tutorial.session_secrets import SECRET_ENV
-from tutorial.workers import cores
+from tutorial.server.proxy_headers import ProxyHeaders
+from tutorial.sessions.signing import SECRET_ENV
+from tutorial.server.workers import cores
 
 from .support import (
     Server,

@@ -11,7 +11,7 @@ development and redis.ini keep waitress, as the tutorial does.)
 import logging
 
 from .log_summary import LogSummary
-from .settings import int_setting
+from ..config.settings import int_setting
 
 QUEUE_LOGGER = 'waitress.queue'
 

@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pyramid.session import BaseCookieSessionFactory
 
-from .session_data import SessionSerializer
-from .session_secrets import old_session_secrets, session_secret
-from .session_stores import cookie_flags, replace_session_factory
-from .settings import refuse
+from .data import SessionSerializer
+from .signing import old_session_secrets, session_secret
+from .stores import cookie_flags, replace_session_factory
+from ..config.settings import refuse
 
 #: What the key is for: HKDF makes a different key for each purpose.
 KEY_PURPOSE = b'tutorial session cookie: AES-256-GCM-SIV'

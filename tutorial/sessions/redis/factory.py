@@ -5,13 +5,13 @@ import json
 
 from pyramid_session_redis import RedisSessionFactory
 
-from ..session_data import clean_state, dump_json, is_int, is_time
-from ..session_secrets import (
+from ..data import clean_state, dump_json, is_int, is_time
+from ..signing import (
     old_session_secrets,
     session_secret,
     session_signer,
     )
-from ..session_stores import cookie_flags
+from ..stores import cookie_flags
 from .causes import STORE_ERRORS
 from .keys import SessionKeys, SessionTokenText, begin_request
 

@@ -13,9 +13,9 @@ import os
 from pyramid.session import BaseCookieSessionFactory
 from webob.cookies import JSONSerializer
 
-from .session_data import SessionSerializer
-from .session_stores import cookie_flags, replace_session_factory
-from .settings import bool_setting, refuse
+from .data import SessionSerializer
+from .stores import cookie_flags, replace_session_factory
+from ..config.settings import bool_setting, refuse
 
 #: The printed tutorial's secret: public, so for development only.
 DEVELOPMENT_SECRET = 'itsaseekreet'

@@ -14,7 +14,7 @@ from pyramid.exceptions import BadCSRFToken
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.request import Request
 
-from .session_data import MAX_FLASH_MESSAGES
+from ..sessions.data import MAX_FLASH_MESSAGES
 
 RESET_MESSAGE = 'The counter was reset: a new session has begun.'
 RESET_PATH = '/reset'

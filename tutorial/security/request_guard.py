@@ -22,8 +22,8 @@ import re
 from pyramid.tweens import INGRESS
 from webob.cookies import RequestCookies, parse_cookie
 
-from .pages import html_response, message_page
-from .settings import int_setting
+from ..pages.errors import html_response, message_page
+from ..config.settings import int_setting
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +228,6 @@ def includeme(config):
     # debug toolbar included) reads the request before it has been looked
     # at, and its 400 pages get the headers too.
     config.add_tween(
-        'tutorial.request_guard.request_guard_tween_factory',
-        under=('tutorial.security_headers.security_headers_tween_factory',
+        'tutorial.security.request_guard.request_guard_tween_factory',
+        under=('tutorial.security.headers.security_headers_tween_factory',
                INGRESS))

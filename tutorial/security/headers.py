@@ -74,5 +74,5 @@ def includeme(config):
     # Outermost, so that every answer gets them: the request guard's 400
     # pages, the debug toolbar's pages and the exception views' included.
     config.add_tween(
-        'tutorial.security_headers.security_headers_tween_factory',
+        'tutorial.security.headers.security_headers_tween_factory',
         under=INGRESS)

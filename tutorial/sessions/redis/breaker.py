@@ -35,7 +35,7 @@ from redis.exceptions import (
     TimeoutError as RedisTimeoutError,
     )
 
-from ..metrics import BREAKER_OPEN, STORE_OPERATIONS
+from ...operations.metrics import BREAKER_OPEN, STORE_OPERATIONS
 from .causes import StoreResting, cause_of, is_failover_reply
 from .timeouts import REDIS_PAUSE, REDIS_TIMEOUT
 

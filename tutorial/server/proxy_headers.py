@@ -18,9 +18,9 @@ redirect, and a forwarded header that cannot be read gets a 400.
 """
 import ipaddress
 
-from .pages import html_response, message_page
-from .security_headers import add_security_headers, security_headers
-from .settings import bool_setting, int_setting, refuse
+from ..pages.errors import html_response, message_page
+from ..security.headers import add_security_headers, security_headers
+from ..config.settings import bool_setting, int_setting, refuse
 
 #: Every forwarded header: the ones a proxy may be trusted with, and the
 #: others, which are only ever removed.

@@ -2,10 +2,10 @@
 cause, a few at a time."""
 import logging
 
-from ..log_summary import LogSummary
-from ..metrics import STORE_FAILURES, UNAVAILABLE, cause_label
-from ..pages import html_response, message_page
-from ..security_headers import add_security_headers, security_headers
+from ...operations.log_summary import LogSummary
+from ...operations.metrics import STORE_FAILURES, UNAVAILABLE, cause_label
+from ...pages.errors import html_response, message_page
+from ...security.headers import add_security_headers, security_headers
 from .causes import STORE_ERRORS, cause_of
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ GET /metrics answers in Prometheus's text format (prometheus_client):
 - the processes' own: memory, CPU, open files.
 
 Under production's granian workers, prometheus_client's multiprocess mode
-adds up every worker's numbers: tutorial/workers.py makes the folder it
+adds up every worker's numbers: tutorial/server/workers.py makes the folder it
 needs (PROMETHEUS_MULTIPROC_DIR) before any worker starts, and removes it
 when pserve stops. Under waitress's one process, the numbers are that
 process's. /metrics, /healthz and /readyz count as no request.
@@ -37,14 +37,14 @@ from prometheus_client import (
     multiprocess,
     )
 
-from .middleware import add_middleware
+from ..config.middleware import add_middleware
 
 MULTIPROC_ENV = 'PROMETHEUS_MULTIPROC_DIR'
 METRICS_PATH = '/metrics'
 #: Where the tween leaves the route's name and whether a session began,
 #: for the middleware, which counts after Pyramid is done.
-ROUTE_KEY = 'tutorial.metrics.route'
-NEW_SESSION_KEY = 'tutorial.metrics.new_session'
+ROUTE_KEY = 'tutorial.operations.metrics.route'
+NEW_SESSION_KEY = 'tutorial.operations.metrics.new_session'
 
 REQUESTS = Counter('tutorial_requests', 'Requests answered, by route and '
                    'status', ['route', 'status'])
@@ -204,5 +204,5 @@ def metrics_tween_factory(handler, registry):
 
 
 def includeme(config):
-    config.add_tween('tutorial.metrics.metrics_tween_factory')
+    config.add_tween('tutorial.operations.metrics.metrics_tween_factory')
     add_middleware(config, Metrics)

@@ -8,7 +8,7 @@ An include names its middleware here; main()'s last line puts them on.
 """
 
 #: Where includes list the middleware, innermost first.
-MIDDLEWARE = 'tutorial.middleware'
+MIDDLEWARE = 'tutorial.config.middleware'
 
 
 def add_middleware(config, factory):

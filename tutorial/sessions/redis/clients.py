@@ -23,7 +23,7 @@ from redis.sentinel import (
     SentinelManagedSSLConnection,
     )
 
-from ..settings import bool_setting
+from ...config.settings import bool_setting
 from .breaker import breaker_pool_class, with_breakers
 from .commands import SessionCommands
 from .settings import (

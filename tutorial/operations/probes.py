@@ -13,8 +13,8 @@ header says (probes use addresses), with no session, no template and no
 log line; with the security headers and ``Cache-Control: no-store``. HEAD
 works too; any other method gets a 405.
 """
-from .middleware import add_middleware
-from .security_headers import security_headers
+from ..config.middleware import add_middleware
+from ..security.headers import security_headers
 
 #: Where a store puts its readiness check: a function that returns None
 #: while it can serve, else why not.

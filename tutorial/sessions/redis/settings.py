@@ -5,7 +5,7 @@ import os
 from redis.connection import parse_url
 from redis.exceptions import RedisError
 
-from ..settings import (
+from ...config.settings import (
     bool_setting,
     host_and_port,
     refuse as refuse_setting,

@@ -33,9 +33,9 @@ except ImportError as e:
     raise SystemExit('tutorial: sessions in Redis need the redis extra: '
                      'pip install -e ".[redis]"') from None
 
-from ..middleware import add_middleware
-from ..probes import READINESS
-from ..session_stores import replace_session_factory
+from ...config.middleware import add_middleware
+from ...operations.probes import READINESS
+from ..stores import replace_session_factory
 from .causes import STORE_ERRORS, cause_of
 from .clients import redis_client
 from .factory import redis_session_factory

@@ -13,7 +13,7 @@ that store replaces the factory in its own ``includeme`` when it must:
 """
 import os
 
-from .settings import bool_setting, choice_setting, int_setting
+from ..config.settings import bool_setting, choice_setting, int_setting
 
 STORE_ENV = 'TUTORIAL_SESSION_STORE'
 #: Pyramid's idle timeout, the step's.
@@ -21,9 +21,9 @@ DEFAULT_TIMEOUT = 1200
 
 #: Each store, and the module that sets it up.
 SESSION_STORES = {
-    'cookie': '.session_secrets',
-    'encrypted': '.encrypted_store',
-    'redis': '.redis_store',
+    'cookie': '.signing',
+    'encrypted': '.encrypted',
+    'redis': '.redis',
 }
 
 

@@ -31,7 +31,7 @@ import shutil
 import tempfile
 
 from .proxy_headers import ProxyHeaders, proxy_settings
-from .settings import host_and_port, int_setting, refuse
+from ..config.settings import host_and_port, int_setting, refuse
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def server_factory(global_conf, **server_settings):
     }
     # prometheus_client adds up the workers' metrics from files in this
     # folder, which it reads the name of when first imported: so it is
-    # named now, before pserve loads the app (tutorial/metrics.py)
+    # named now, before pserve loads the app (tutorial/operations/metrics.py)
     if not os.environ.get(MULTIPROC_ENV):
         folder = tempfile.mkdtemp(prefix='tutorial-metrics-')
         os.environ[MULTIPROC_ENV] = folder

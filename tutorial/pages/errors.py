@@ -61,4 +61,4 @@ def includeme(config):
     config.add_route('favicon', '/favicon.ico')
     config.add_view(static_file('favicon.ico', 'image/x-icon'),
                     route_name='favicon')
-    config.scan('.pages')
+    config.scan('.errors')

@@ -19,6 +19,7 @@ class TutorialViews:
 
         return session['counter']
 
+
     @view_config(route_name='home')
     def home(self):
         return {'name': 'Home View'}

@@ -4,22 +4,31 @@ Most additions are tweens, inside Pyramid. A few must stand outside it:
 the Redis store's 503 (pyramid_session_redis saves in a finished
 callback, after every tween), the probes (answered before Pyramid reads
 the Host header) and the metrics (which count what the others answer).
-An include names its middleware here; main()'s last line puts them on.
+An include names its middleware here; main()'s last line puts them on,
+in the order LAYERS gives, whatever the order of the includes.
 """
 
-#: Where includes list the middleware, innermost first.
+#: Where includes leave their middleware, by layer.
 MIDDLEWARE = 'tutorial.config.middleware'
 
+#: The layers, innermost first: the Redis store's 503 inside the metrics,
+#: which count it; the probes outside both, counting as no request.
+LAYERS = ('session store', 'metrics', 'probes')
 
-def add_middleware(config, factory):
-    """Put ``factory(app, registry)`` around the app; each one added wraps
-    the ones added before it."""
-    config.registry.setdefault(MIDDLEWARE, []).append(factory)
+
+def add_middleware(config, layer, factory):
+    """Put ``factory(app, registry)`` around the app, as ``layer``."""
+    if layer not in LAYERS:
+        raise ValueError('no middleware layer %r (LAYERS names: %s)'
+                         % (layer, ', '.join(LAYERS)))
+    config.registry.setdefault(MIDDLEWARE, {})[layer] = factory
 
 
 def with_middleware(app):
     """The app, inside the middleware its includes named, if any."""
     registry = app.registry
-    for factory in registry.get(MIDDLEWARE, ()):
-        app = factory(app, registry)
+    named = registry.get(MIDDLEWARE, {})
+    for layer in LAYERS:
+        if layer in named:
+            app = named[layer](app, registry)
     return app

@@ -42,6 +42,36 @@ def setting(settings, name, env=None, default='', environ=os.environ):
     return value.strip() if isinstance(value, str) else value
 
 
+def words_setting(settings, name, env=None, default='', environ=os.environ):
+    """The ini file's whitespace-separated words for ``name`` (``default``'s
+    where it does not name it; none where it names it empty), and then
+    the environment variable ``env``'s, which add to them."""
+    words = settings.get(name, default).split()
+    return words + (environ.get(env, '') if env else '').split()
+
+
+def environment_setting(env, environ=os.environ):
+    """A value that comes from the environment alone, never from an ini
+    file (which is committed): production's secrets. As Docker's official
+    images read theirs, ``env`` or a file that ``env``_FILE names (its
+    content, less the trailing newline); '' where neither is set. Both
+    set, or a file that cannot be read, stops the app in one line that
+    names the path and never the content."""
+    value = environ.get(env, '')
+    path = environ.get(env + '_FILE', '')
+    if value and path:
+        refuse('%s and %s_FILE are both set; set one of them', env, env)
+    if not path:
+        return value
+    try:
+        with open(path, encoding='utf-8') as f:
+            content = f.read()
+    except (OSError, UnicodeDecodeError) as error:
+        refuse('%s_FILE names %s, which cannot be read (%s)', env, path,
+               getattr(error, 'strerror', None) or 'not UTF-8 text')
+    return content[:-1] if content.endswith('\n') else content
+
+
 def int_setting(settings, name, env=None, default=None, minimum=0,
                 unit='', environ=os.environ):
     """A whole number of at least ``minimum``, or None where nothing sets

@@ -37,9 +37,9 @@ from prometheus_client import (
     multiprocess,
     )
 
+from . import MULTIPROC_ENV
 from ..config.middleware import add_middleware
 
-MULTIPROC_ENV = 'PROMETHEUS_MULTIPROC_DIR'
 METRICS_PATH = '/metrics'
 #: Where the tween leaves the route's name and whether a session began,
 #: for the middleware, which counts after Pyramid is done.
@@ -205,4 +205,4 @@ def metrics_tween_factory(handler, registry):
 
 def includeme(config):
     config.add_tween('tutorial.operations.metrics.metrics_tween_factory')
-    add_middleware(config, Metrics)
+    add_middleware(config, 'metrics', Metrics)

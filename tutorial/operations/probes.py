@@ -31,7 +31,7 @@ class Probes:
         self.app = app
         self.registry = registry
         self.headers = [('Cache-Control', 'no-store')] + \
-            security_headers(registry.settings)
+            security_headers(registry)
         self.readiness = registry.get(READINESS)
 
     def __call__(self, environ, start_response):
@@ -60,4 +60,4 @@ class Probes:
 
 
 def includeme(config):
-    add_middleware(config, Probes)
+    add_middleware(config, 'probes', Probes)

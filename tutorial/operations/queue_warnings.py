@@ -10,8 +10,8 @@ development and redis.ini keep waitress, as the tutorial does.)
 """
 import logging
 
-from .log_summary import LogSummary
 from ..config.settings import int_setting
+from .log_summary import LogSummary
 
 QUEUE_LOGGER = 'waitress.queue'
 

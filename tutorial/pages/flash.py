@@ -14,7 +14,12 @@ from pyramid.exceptions import BadCSRFToken
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.request import Request
 
-from ..sessions.data import MAX_FLASH_MESSAGES
+#: Bounds on the flash queue, so that posts whose redirect is never
+#: followed cannot grow the session past what a cookie holds. A message
+#: is measured as it sits in the cookie: as JSON, where a character that
+#: is not ASCII takes six bytes (\uXXXX) or twelve.
+MAX_FLASH_MESSAGES = 3
+MAX_FLASH_BYTES = 600
 
 RESET_MESSAGE = 'The counter was reset: a new session has begun.'
 RESET_PATH = '/reset'

@@ -18,6 +18,8 @@ Each is a setting with a default here; the ini files name them.
 """
 from pyramid.tweens import INGRESS
 
+from ..config.settings import words_setting
+
 DEFAULTS = {
     'tutorial.content_security_policy': (
         "default-src 'self'; base-uri 'none'; form-action 'self'; "
@@ -31,9 +33,22 @@ DEFAULTS = {
 PRIVATE = 'private, no-store'
 
 
-def security_headers(settings):
-    """The (name, value) pairs added to every response, made once."""
-    setting = {name: ' '.join(settings.get(name, default).split())
+#: Where the registry keeps them once made.
+HEADERS_KEY = 'tutorial.security.headers'
+
+
+def security_headers(registry):
+    """The (name, value) pairs added to every response: made from the
+    registry's settings once, for every layer that answers."""
+    headers = registry.get(HEADERS_KEY)
+    if headers is None:
+        headers = registry[HEADERS_KEY] = headers_from(registry.settings)
+    return headers
+
+
+def headers_from(settings):
+    setting = {name: ' '.join(words_setting(settings, name,
+                                            default=default))
                for name, default in DEFAULTS.items()}
     headers = [
         ('Content-Security-Policy',
@@ -63,7 +78,7 @@ def add_security_headers(response, headers):
 
 
 def security_headers_tween_factory(handler, registry):
-    headers = security_headers(registry.settings)
+    headers = security_headers(registry)
 
     def security_headers_tween(request):
         return add_security_headers(handler(request), headers)

@@ -22,8 +22,8 @@ import re
 from pyramid.tweens import INGRESS
 from webob.cookies import RequestCookies, parse_cookie
 
+from ..config.settings import int_setting, words_setting
 from ..pages.errors import html_response, message_page
-from ..config.settings import int_setting
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,9 @@ UNKNOWN_HOST_PAGE = message_page(
 def allowed_hosts(settings, environ=os.environ):
     """The host names the app answers for, and the domains (written with a
     leading dot, as '.example.org') whose subdomains it answers for."""
-    names = (settings.get('tutorial.allowed_hosts', DEFAULT_ALLOWED_HOSTS)
-             .split() + environ.get(ALLOWED_HOSTS_ENV, '').split())
+    names = words_setting(settings, 'tutorial.allowed_hosts',
+                          ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS,
+                          environ)
     names = {name.lower().rstrip('.') for name in names}
     domains = tuple(name for name in names if name.startswith('.'))
     hosts = {name for name in names if not name.startswith('.')}
@@ -107,7 +108,7 @@ COOKIE_ATTRIBUTES = frozenset([
 # general expression, about 9 microseconds a request, and raises on a
 # cookie it cannot decode; a header rewritten to hold only the good
 # cookies is parsed again just the same, and rewriting one without
-# changing what it means is where a quoted value once broke. If WebOb
+# changing what it means is hard (a quoted value may hold a ';'). If WebOb
 # renames it, this line fails at import; if it changes what it keeps
 # there, test_webob_reads_the_cookies_the_guard_hands_it fails.
 PARSED_COOKIES = RequestCookies._cache_key

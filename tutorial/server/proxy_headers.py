@@ -18,9 +18,14 @@ redirect, and a forwarded header that cannot be read gets a 400.
 """
 import ipaddress
 
+from ..config.settings import (
+    bool_setting,
+    int_setting,
+    refuse,
+    words_setting,
+    )
 from ..pages.errors import html_response, message_page
 from ..security.headers import add_security_headers, security_headers
-from ..config.settings import bool_setting, int_setting, refuse
 
 #: Every forwarded header: the ones a proxy may be trusted with, and the
 #: others, which are only ever removed.
@@ -44,7 +49,7 @@ class ProxyHeaders:
 
     def __init__(self, app, trusted, believed, count=1, clear=True):
         self.app = app
-        self.headers = security_headers(app.registry.settings)
+        self.headers = security_headers(app.registry)
         self.trusted = frozenset(trusted)
         self.count = count
         self.believed = tuple(believed)
@@ -98,9 +103,9 @@ class ProxyHeaders:
 def proxy_settings(server_settings):
     """ProxyHeaders' arguments from [server:main]'s settings, checked:
     one line for a value that cannot work."""
-    trusted = server_settings.get('trusted_proxy', '').split()
-    believed = server_settings.get('trusted_proxy_headers', '').lower()\
-        .split()
+    trusted = words_setting(server_settings, 'trusted_proxy')
+    believed = [header.lower() for header in words_setting(
+        server_settings, 'trusted_proxy_headers')]
     for header in believed:
         if header not in TRUSTABLE:
             refuse('[server:main] trusted_proxy_headers names %r; it may '

@@ -30,14 +30,13 @@ import os
 import shutil
 import tempfile
 
-from .proxy_headers import ProxyHeaders, proxy_settings
 from ..config.settings import host_and_port, int_setting, refuse
+from ..operations import MULTIPROC_ENV
+from .proxy_headers import ProxyHeaders, proxy_settings
 
 log = logging.getLogger(__name__)
 
 WORKERS_ENV = 'TUTORIAL_WORKERS'
-#: Where prometheus_client's multiprocess mode keeps the workers' numbers.
-MULTIPROC_ENV = 'PROMETHEUS_MULTIPROC_DIR'
 #: The logger granian writes its own lines to.
 GRANIAN_LOGGER = '_granian'
 

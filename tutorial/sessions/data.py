@@ -8,16 +8,11 @@ is checked here before a view sees it, whichever store kept it.
 import json
 import re
 
+from ..pages.flash import MAX_FLASH_BYTES, MAX_FLASH_MESSAGES
+
 #: The largest counter kept; one past it starts the count again. It is the
 #: largest integer a browser's JavaScript can hold exactly.
 MAX_COUNTER = 2 ** 53 - 1
-
-#: Bounds on the flash queue, so that posts whose redirect is never
-#: followed cannot grow the session past what a cookie holds. A message
-#: is measured as it sits in the cookie: as JSON, where a character that
-#: is not ASCII takes six bytes (\uXXXX) or twelve.
-MAX_FLASH_MESSAGES = 3
-MAX_FLASH_BYTES = 600
 
 #: A session's times are seconds since 1970; later than this is not one.
 MAX_TIME = 2 ** 32

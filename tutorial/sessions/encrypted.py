@@ -18,15 +18,13 @@ import base64
 import os
 
 from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pyramid.session import BaseCookieSessionFactory
 
-from .data import SessionSerializer
-from .signing import old_session_secrets, session_secret
-from .stores import cookie_flags, replace_session_factory
 from ..config.settings import refuse
+from .data import SessionSerializer
+from .signing import derived_key, old_session_secrets, session_secret
+from .stores import cookie_flags, replace_session_factory
 
 #: What the key is for: HKDF makes a different key for each purpose.
 KEY_PURPOSE = b'tutorial session cookie: AES-256-GCM-SIV'
@@ -38,8 +36,7 @@ NONCE_SIZE = 12
 
 def encryption_key(secret):
     """The 256-bit key ``secret`` gives the encrypted store."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=KEY_PURPOSE).derive(secret.encode('utf-8'))
+    return derived_key(secret, KEY_PURPOSE)
 
 
 class SessionCipher:

@@ -16,8 +16,8 @@ import time
 
 from pyramid.interfaces import ISessionFactory
 
-from .stores import replace_session_factory
 from ..config.settings import int_setting
+from .stores import replace_session_factory
 
 LIFETIME_ENV = 'TUTORIAL_SESSION_LIFETIME'
 

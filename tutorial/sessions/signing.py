@@ -10,12 +10,19 @@ import base64
 import hmac
 import os
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pyramid.session import BaseCookieSessionFactory
 from webob.cookies import JSONSerializer
 
+from ..config.settings import (
+    bool_setting,
+    environment_setting,
+    refuse,
+    setting,
+    )
 from .data import SessionSerializer
 from .stores import cookie_flags, replace_session_factory
-from ..config.settings import bool_setting, refuse
 
 #: The printed tutorial's secret: public, so for development only.
 DEVELOPMENT_SECRET = 'itsaseekreet'
@@ -67,8 +74,9 @@ def session_secret(settings, environ=os.environ):
     or public one stops the application with a one-line message.
     """
     if not bool_setting(settings, 'tutorial.secret_from_env'):
-        return settings.get('tutorial.session_secret', DEVELOPMENT_SECRET)
-    secret = environ.get(SECRET_ENV, '')
+        return setting(settings, 'tutorial.session_secret',
+                       default=DEVELOPMENT_SECRET)
+    secret = environment_setting(SECRET_ENV, environ)
     problem = secret_problem(secret)
     if problem:
         _refuse(SECRET_ENV, problem)
@@ -83,13 +91,21 @@ def old_session_secrets(settings, environ=os.environ):
     """
     if not bool_setting(settings, 'tutorial.secret_from_env'):
         return []
-    old = environ.get(OLD_SECRETS_ENV, '').split()
+    old = environment_setting(OLD_SECRETS_ENV, environ).split()
     for n, secret in enumerate(old, 1):
         problem = secret_problem(secret)
         if problem:
             _refuse('%s (secret %d of %d)' % (OLD_SECRETS_ENV, n, len(old)),
                     problem)
     return old
+
+
+def derived_key(secret, purpose):
+    """A 256-bit key for ``purpose`` alone, derived from ``secret`` with
+    HKDF-SHA256: never the bytes a signature is made with, and another for
+    each purpose."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=purpose).derive(secret.encode('utf-8'))
 
 
 class SessionSigner:

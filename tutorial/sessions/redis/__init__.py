@@ -67,7 +67,7 @@ def includeme(config):
     unavailable = StoreUnavailable(FailureLog(where))
     for error in STORE_ERRORS:
         config.add_exception_view(unavailable, context=error)
-    add_middleware(config, functools.partial(StoreUnavailableMiddleware,
-                                             unavailable=unavailable))
+    add_middleware(config, 'session store', functools.partial(
+        StoreUnavailableMiddleware, unavailable=unavailable))
     config.registry[READINESS] = functools.partial(
         readiness, get_client, redis_url(settings))

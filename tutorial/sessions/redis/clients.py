@@ -26,6 +26,7 @@ from redis.sentinel import (
 from ...config.settings import bool_setting
 from .breaker import breaker_pool_class, with_breakers
 from .commands import SessionCommands
+from .redaction import masked
 from .settings import (
     read_url,
     redis_topology,
@@ -34,7 +35,6 @@ from .settings import (
     sentinel_addresses,
     sentinel_service,
     )
-from .redaction import masked
 from .startup import check_at_start
 from .timeouts import TIMEOUTS
 

@@ -25,8 +25,7 @@ import hashlib
 import hmac
 import secrets
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from ..signing import derived_key
 
 #: What HKDF's ``info`` binds the key to: this use, and no other.
 PURPOSE = b'tutorial redis session key v1'
@@ -80,8 +79,7 @@ class SessionKeys:
 
     @staticmethod
     def key_for(secret):
-        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                    info=PURPOSE).derive(secret.encode('utf-8'))
+        return derived_key(secret, PURPOSE)
 
     def keys(self, token):
         """The token's key under each secret, the current one first."""

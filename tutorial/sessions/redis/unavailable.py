@@ -72,7 +72,7 @@ class StoreUnavailableMiddleware:
         self.app = app
         self.registry = registry
         self.unavailable = unavailable
-        self.headers = security_headers(registry.settings)
+        self.headers = security_headers(registry)
 
     def __call__(self, environ, start_response):
         try:

@@ -1,7 +1,7 @@
 """Benchmark: production's server, against what production was before it.
 
     .venv/bin/pip install -e ".[bench]"      # Flask and gunicorn
-    .venv/bin/python bench/run.py --production [--seconds 3] [--rounds 7]
+    .venv/bin/python -m bench.run --production [--seconds 3] [--rounds 7]
         [--stores cookie,encrypted,redis]
 
 Every row serves production.ini's app (or, for Flask, bench/flask_app.py)
@@ -25,61 +25,30 @@ import contextlib
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-
-from run import (  # noqa: E402
+from bench.common import (
     WAITRESS,
+    Command,
     check_targets,
+    nginx_in_front,
+    require_wrk,
     returning_visitors,
     wrk,
     )
-from tests.support import (  # noqa: E402
-    BIN,
-    PROJECT,
-    RedisServer,
-    Server,
-    free_port,
-    make_certificates,
-    wait_for_port,
-    )
-from tutorial.sessions.signing import SECRET_ENV  # noqa: E402
-from tutorial.sessions.stores import STORE_ENV  # noqa: E402
-from tutorial.server.workers import WORKERS_ENV, cores  # noqa: E402
+from tests.support.processes import free_port
+from tests.support.project import BIN
+from tests.support.redis_servers import RedisServer
+from tests.support.servers import Server
+from tutorial.server.workers import WORKERS_ENV, cores
+from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.stores import STORE_ENV
 
 
 TARGET_OVER_WAITRESS = 3.0
 TARGET_P99_MS = 25
 TARGET_OVER_FLASK = 1.3
 TARGET_256_OVER_32 = 0.7
-
-
-class Command:
-    """A server started from a command line, on 127.0.0.1 and ``port``,
-    stopped on the way out whatever happens."""
-
-    def __init__(self, command, port, env=None):
-        self.port = port
-        self.url = 'http://127.0.0.1:%d' % port
-        self.command = command
-        self.env = dict(os.environ, PYTHONPATH=HERE, **(env or {}))
-
-    def __enter__(self):
-        self.process = subprocess.Popen(
-            self.command, env=self.env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
-        if not wait_for_port(self.port, self.process, 30):
-            self.__exit__()
-            sys.exit('bench: %s did not start' % ' '.join(self.command))
-        return self
-
-    def __exit__(self, *exc):
-        self.process.terminate()
-        self.process.wait(15)
 
 
 def flask_servers(stack, secret, workers):
@@ -100,19 +69,6 @@ def flask_servers(stack, secret, workers):
     return servers
 
 
-def nginx_in_front(stack, server):
-    """deploy/nginx's block in front of ``server``, or None."""
-    if not (shutil.which('nginx') and shutil.which('envsubst')):
-        print('bench: no nginx (apt-get install nginx-light gettext-base): '
-              'the row through the proxy is left out', file=sys.stderr)
-        return None
-    sys.path.insert(0, PROJECT)
-    from tests.test_proxy import Nginx
-
-    folder = stack.enter_context(tempfile.TemporaryDirectory())
-    return stack.enter_context(Nginx(server, make_certificates(folder)))
-
-
 def wrk_https(nginx, seconds, connections, cookie, threads):
     """wrk through nginx, over TLS (wrk checks no certificate)."""
     return wrk('https://localhost:%d/' % nginx.port, seconds, connections,
@@ -128,8 +84,7 @@ def main():
     # thread, sharing them with the workers, can itself be the limit
     parser.add_argument('--wrk-threads', type=int, default=1)
     args = parser.parse_args()
-    if shutil.which('wrk') is None:
-        sys.exit('bench: wrk not found: apt-get install wrk')
+    require_wrk()
     stores = args.stores.split(',')
     if 'redis' in stores and shutil.which('redis-server') is None:
         stores.remove('redis')

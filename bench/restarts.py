@@ -1,6 +1,6 @@
 """Benchmark: what a SIGHUP restart of production's workers costs visitors.
 
-    .venv/bin/python bench/restarts.py [--connections 16] [--restarts 4]
+    .venv/bin/python -m bench.restarts [--connections 16] [--restarts 4]
         [--workers 2] [--through-nginx]
 
 Starts `pserve production.ini` (granian, tutorial/server/workers.py) on a free
@@ -25,20 +25,14 @@ import secrets
 import signal
 import ssl
 import sys
-import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-
-from tests.support import (  # noqa: E402
-    Server,
-    Visitor,
-    make_certificates,
-    workers,
-    )
-from tutorial.sessions.signing import SECRET_ENV  # noqa: E402
-from tutorial.server.workers import WORKERS_ENV  # noqa: E402
+from bench.common import nginx_in_front
+from tests.support.processes import workers
+from tests.support.servers import Server
+from tests.support.visitors import Visitor
+from tutorial.server.workers import WORKERS_ENV
+from tutorial.sessions.signing import SECRET_ENV
 
 
 def restart(server, limit=60):
@@ -71,11 +65,9 @@ def main():
         connect = functools.partial(http.client.HTTPConnection,
                                     '127.0.0.1', server.port, timeout=10)
         if args.through_nginx:
-            from tests.test_proxy import Nginx
-
-            folder = stack.enter_context(tempfile.TemporaryDirectory())
-            nginx = stack.enter_context(
-                Nginx(server, make_certificates(folder)))
+            nginx = nginx_in_front(stack, server)
+            if nginx is None:
+                sys.exit('bench: --through-nginx needs nginx')
             # the certificate is the test's own, made just now
             context = ssl.create_default_context()
             context.check_hostname = False

@@ -1,16 +1,16 @@
 """Benchmark: this project beside the printed step, Flask and bare WSGI.
 
     .venv/bin/pip install -e ".[bench]"      # Flask, for the comparison
-    .venv/bin/python bench/run.py [--seconds 3] [--rounds 15]
+    .venv/bin/python -m bench.run [--seconds 3] [--rounds 15]
         [--stores cookie,encrypted,redis]
-    .venv/bin/python bench/run.py --production [--rounds 7] ...
+    .venv/bin/python -m bench.run --production [--rounds 7] ...
 
-The second is production's server against what production was, in
-bench/production.py.
+(from the project's folder). The second runs bench/production.py, the
+production table: production's server beside the others.
 
 Servers on 127.0.0.1, each on its own waitress with its defaults:
 
-- the printed step (bench/step.py): SignedCookieSessionFactory, the two
+- the printed step (bench/apps/step.py): SignedCookieSessionFactory, the two
   routes, this project's TutorialViews and the step's own template;
 - this project, `pserve production.ini` (on waitress, as the others)
   with a strong secret, every
@@ -18,7 +18,7 @@ Servers on 127.0.0.1, each on its own waitress with its defaults:
   checked session, the form), once for each session store named: the
   step's signed cookie, the encrypted cookie, and Redis (a redis-server of
   its own, when Debian's redis-server is installed);
-- Flask (bench/flask_app.py): the same page and session, its Jinja2
+- Flask (bench/apps/flask_app.py): the same page and session, its Jinja2
   template compiled once;
 - a bare WSGI callable returning a page of the same size: the ceiling.
 
@@ -42,40 +42,29 @@ It prints the figures, the ratios, the targets, and which of them miss.
 import argparse
 import contextlib
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-
-from tests.support import (  # noqa: E402
-    BIN,
-    PROJECT,
-    RedisServer,
-    Server,
-    free_port,
-    wait_for_port,
-    wsgi_request,
+from bench.common import (
+    WAITRESS,
+    Command,
+    check_targets,
+    first_answer,
+    median_run,
+    require_wrk,
+    returning_visitors,
+    wrk,
     )
-from tutorial.sessions.signing import SECRET_ENV  # noqa: E402
-from tutorial.sessions.stores import STORE_ENV  # noqa: E402
-
-#: production.ini's app on one waitress process, as production was before
-#: granian: the apps here are compared on one server, the same for all.
-WAITRESS = '''use = egg:waitress#main
-listen = 127.0.0.1:6543
-trusted_proxy = 127.0.0.1
-trusted_proxy_count = 1
-trusted_proxy_headers = x-forwarded-proto x-forwarded-host x-forwarded-for
-clear_untrusted_proxy_headers = true
-max_request_body_size = 16384
-ident ='''
+from tests.support.processes import free_port
+from tests.support.project import BIN, PROJECT
+from tests.support.redis_servers import RedisServer
+from tests.support.servers import Server
+from tests.support.wsgi import wsgi_request
+from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.stores import STORE_ENV
 
 # Targets for the returning visitor, measured in the same run.
 TARGET_PROJECT_OVER_STEP = 0.95
@@ -101,96 +90,6 @@ TARGET_LOCKED_OVER_UNLOCKED = 1.2
 #: In process: rounds of calls, and calls a round.
 IN_PROCESS_ROUNDS = 9
 IN_PROCESS_CALLS = 1000
-
-
-#: wrk's script for returning visitors: each request carries the cookie
-#: of the next of them, as many visitors' browsers would. The requests are
-#: made once, in init: made per request, wrk itself became the limit.
-VISITORS_SCRIPT = """cookies = {%s}
-requests = {}
-sent = 0
-init = function(args)
-    for i, cookie in ipairs(cookies) do
-        requests[i] = wrk.format(nil, nil, {Cookie = cookie})
-    end
-end
-request = function()
-    sent = sent + 1
-    return requests[sent %% #requests + 1]
-end
-"""
-
-
-def wrk(url, seconds, connections, cookies=None, threads=2):
-    """Run wrk (with ``cookies``, as the returning visitors who hold
-    them); return requests/s, p50 and p99 in ms, and the errors."""
-    command = ['wrk', '--latency', '-t%d' % threads, '-c%d' % connections,
-               '-d%ds' % seconds, url]
-    with tempfile.NamedTemporaryFile('w', suffix='.lua') as script:
-        if cookies:
-            script.write(VISITORS_SCRIPT % ', '.join(
-                '"%s"' % cookie for cookie in cookies))
-            script.flush()
-            command[1:1] = ['-s', script.name]
-        out = subprocess.run(command, capture_output=True, text=True,
-                             check=True).stdout
-    rps = float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
-    p50 = _ms(re.search(r'^\s+50%\s+(\S+)', out, re.M).group(1))
-    p99 = _ms(re.search(r'^\s+99%\s+(\S+)', out, re.M).group(1))
-    errors = int(re.search(r'Non-2xx or 3xx responses: (\d+)', out).group(1)
-                 if 'Non-2xx' in out else 0)
-    socket_errors = re.search(r'Socket errors: (.*)', out)
-    if socket_errors:
-        errors += sum(int(n) for n in re.findall(r'\d+',
-                                                 socket_errors.group(1)))
-    return rps, p50, p99, errors
-
-
-def _ms(value):
-    number, unit = re.fullmatch(r'([\d.]+)(us|ms|s)', value).groups()
-    return float(number) * {'us': 0.001, 'ms': 1, 's': 1000}[unit]
-
-
-class Waitress:
-    """waitress-serve of a WSGI app in bench/, on 127.0.0.1, stopped on
-    the way out whatever happens."""
-
-    def __init__(self, *args, env=None):
-        self.port = free_port()
-        self.url = 'http://127.0.0.1:%d' % self.port
-        self.command = [os.path.join(BIN, 'waitress-serve'),
-                        '--listen=127.0.0.1:%d' % self.port, *args]
-        self.env = dict(os.environ, PYTHONPATH=HERE, **(env or {}))
-
-    def __enter__(self):
-        self.process = subprocess.Popen(
-            self.command, env=self.env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
-        if not wait_for_port(self.port, self.process, 30):
-            self.__exit__()
-            sys.exit('bench: %s did not start' % ' '.join(self.command))
-        return self
-
-    def __exit__(self, *exc):
-        self.process.terminate()
-        self.process.wait(10)
-
-
-#: How many returning visitors wrk plays: enough that two requests of one
-#: session seldom meet (a Redis session's requests take turns).
-RETURNING_VISITORS = 256
-
-
-def returning_visitors(url, count=RETURNING_VISITORS):
-    """The session cookies of ``count`` first visits to ``url``."""
-    return [first_answer(url)[1] for _ in range(count)]
-
-
-def first_answer(url):
-    """The page and the session cookie a first visit gets."""
-    with urllib.request.urlopen(url + '/', timeout=10) as response:
-        cookie = response.headers.get('Set-Cookie', '').split(';')[0]
-        return response.read(), cookie or None
 
 
 def project_app(env):
@@ -234,10 +133,10 @@ def in_process_costs(apps):
 
 def main():
     if '--production' in sys.argv[1:]:
-        # the production table: production's server against what it was
-        sys.argv.remove('--production')
-        import production
-        return production.main()
+        # the production table is a command of its own
+        arguments = [a for a in sys.argv[1:] if a != '--production']
+        sys.exit(subprocess.call(
+            [sys.executable, '-m', 'bench.production'] + arguments))
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--seconds', type=int, default=3)
     parser.add_argument('--rounds', type=int, default=15)
@@ -246,8 +145,7 @@ def main():
                         default='cookie,encrypted,redis,redis-unlocked',
                         help='the session stores to serve the project with')
     args = parser.parse_args()
-    if shutil.which('wrk') is None:
-        sys.exit('bench: wrk not found: apt-get install wrk')
+    require_wrk()
     try:
         import flask  # noqa: F401
     except ImportError:
@@ -273,8 +171,7 @@ def main():
             envs[STORES[store]]['TUTORIAL_REDIS_URL'] = redis.url
         if 'redis-unlocked' in stores:
             envs['unlocked']['TUTORIAL_REDIS_SESSION_LOCK'] = 'false'
-        sys.path.insert(0, HERE)
-        import step
+        from bench.apps import step
 
         apps = {'step': step.main()}
         apps.update((name, project_app(env)) for name, env in envs.items())
@@ -288,6 +185,13 @@ def main():
     report(runs, costs, args, page_size)
 
 
+def waitress(*args, env=None):
+    """waitress-serve of an app in bench/apps/, on a free port."""
+    port = free_port()
+    return Command([os.path.join(BIN, 'waitress-serve'),
+                    '--listen=127.0.0.1:%d' % port, *args], port, env)
+
+
 def serve_and_measure(args, envs, secret):
     """wrk against each server, round after round; the runs, and the size
     of the project's page."""
@@ -295,12 +199,12 @@ def serve_and_measure(args, envs, secret):
         servers = {name: stack.enter_context(Server(
             'production.ini', env=env, server_section=WAITRESS))
             for name, env in envs.items()}
-        servers['step'] = stack.enter_context(Waitress('--call', 'step:main'))
+        servers['step'] = stack.enter_context(waitress('--call', 'step:main'))
         servers['flask'] = stack.enter_context(
-            Waitress('flask_app:app', env={'BENCH_SECRET': secret}))
+            waitress('flask_app:app', env={'BENCH_SECRET': secret}))
         page, _ = first_answer(servers['project'].url)
         servers['bare'] = stack.enter_context(
-            Waitress('bare:app', env={'BENCH_PAGE_SIZE': str(len(page))}))
+            waitress('bare:app', env={'BENCH_PAGE_SIZE': str(len(page))}))
         names = [name for name in SERVERS if name in servers]
         cookies = {name: returning_visitors(server.url)
                    for name, server in servers.items()}
@@ -321,12 +225,6 @@ def serve_and_measure(args, envs, secret):
             print('round %d of %d done' % (n + 1, args.rounds),
                   file=sys.stderr)
     return runs, len(page)
-
-
-def median_run(runs):
-    """Each figure's median over the rounds; errors add up."""
-    return tuple(statistics.median(r[i] for r in runs) for i in range(3)) \
-        + (sum(r[3] for r in runs),)
 
 
 def report(runs, costs, args, page_size):
@@ -403,22 +301,6 @@ def report(runs, costs, args, page_size):
             / costs[('encrypted', 'returning')],
             TARGET_SIGNED_OVER_ENCRYPTED, '>='))
     check_targets(checks)
-
-
-def check_targets(checks, width=28):
-    """Print each (name, value, target, sense) and whether it is met;
-    exit with the names of those missed."""
-    misses = []
-    for name, value, target, sense in checks:
-        met = {'>=': value >= target, '<': value < target,
-               '<=': value <= target, '==': value == target}[sense]
-        print('%-*s %8.2f   target %s %s: %s' % (
-            width, name, value, sense, target,
-            'met' if met else 'BELOW TARGET'))
-        if not met:
-            misses.append(name)
-    if misses:
-        sys.exit('bench: below target: %s' % ', '.join(misses))
 
 
 if __name__ == '__main__':

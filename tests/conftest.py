@@ -7,17 +7,12 @@ from pyramid.paster import get_appsettings
 from tutorial import main
 from tutorial.sessions.signing import SECRET_ENV
 
-from .support import (
-    CHROMIUM_ARGS,
-    PROJECT,
-    RedisServer,
-    make_certificates,
-    require,
-    settings_env,
-    )
+from tests.support.browser import CHROMIUM_ARGS
+from tests.support.cookies import PRODUCTION_SECRET
+from tests.support.project import PROJECT, require, settings_env
+from tests.support.redis_servers import RedisServer
+from tests.support.tls import make_certificates
 
-#: A secret production accepts, for the apps the tests build from its ini.
-PRODUCTION_SECRET = 'tests-production-secret-0123456789-' * 2
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""The apps the benchmark compares with this project."""

@@ -1,0 +1,104 @@
+"""Processes the tests start: ports, sockets, children and memory."""
+import socket
+import subprocess
+import time
+
+
+def wait_for_port(port, process, timeout):
+    """Wait until something accepts connections on 127.0.0.1:``port``.
+
+    True when it does; False when ``process`` ends or time runs out first.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with socket.create_connection(('127.0.0.1', port), 0.2):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def stop_process(process):
+    """Ask ``process`` (if started, and still running) to stop, and kill
+    it if it has not within 10 s."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def free_port():
+    """A port on 127.0.0.1 that nothing listens on just now."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def wait_for_socket(path, process, timeout):
+    """Wait until something accepts connections on the unix socket
+    ``path``; False when ``process`` ends or time runs out first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        with socket.socket(socket.AF_UNIX) as s:
+            try:
+                s.connect(path)
+                return True
+            except OSError:
+                time.sleep(0.05)
+    return False
+
+
+def children(pid):
+    """The pids of the processes ``pid`` started, and that still run."""
+    try:
+        with open('/proc/%d/task/%d/children' % (pid, pid)) as f:
+            return [int(child) for child in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def workers(pid):
+    """The serving processes ``pid`` started: its children, but for the
+    helpers multiprocessing starts beside them where workers are spawned
+    rather than forked (Python 3.14), such as its resource tracker."""
+    found = []
+    for child in children(pid):
+        try:
+            with open('/proc/%d/cmdline' % child, 'rb') as f:
+                command = f.read()
+        except FileNotFoundError:
+            continue
+        if b'resource_tracker' not in command \
+                and b'forkserver' not in command:
+            found.append(child)
+    return found
+
+
+def rss_kb(pid):
+    """The memory ``pid`` holds, in kB (0 once it has ended)."""
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+def group_rss_kb(pid):
+    """The memory of ``pid`` and every process it started, in kB."""
+    return rss_kb(pid) + sum(group_rss_kb(child) for child in children(pid))
+
+
+def workers_of(server, count, limit=30):
+    """The worker pids, once ``count`` of them run (in ``limit`` s)."""
+    deadline = time.monotonic() + limit
+    while len(workers(server.process.pid)) != count:
+        assert time.monotonic() < deadline, workers(server.process.pid)
+        time.sleep(0.1)
+    return workers(server.process.pid)

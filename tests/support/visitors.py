@@ -1,0 +1,215 @@
+"""Visitors over real sockets: one page on a connection, a visitor that
+browses while a test does something to the server, many at once, and
+raw bytes."""
+import http.client
+import socket
+import threading
+import time
+
+from .cookies import count_on
+
+
+def page(connection, path='/', cookie=None):
+    """One page on ``connection``, which it closes: its status, the count
+    shown, and the cookie to keep."""
+    try:
+        connection.request('GET', path,
+                           headers={'Cookie': cookie} if cookie else {})
+        response = connection.getresponse()
+        body = response.read().decode()
+    finally:
+        connection.close()
+    set_cookie = response.headers.get('Set-Cookie')
+    count = count_on(body) if response.status == 200 else None
+    return (response.status, count,
+            set_cookie.split(';')[0] if set_cookie else cookie)
+
+
+class Visitor(threading.Thread):
+    """A visitor asking for / one page at a time, each on a connection
+    ``connect()`` makes (a new one, so that any worker may take it), and
+    carrying its session cookie, for as long as its ``with`` block runs.
+    It keeps the counts its pages showed, and every status: 'connection
+    lost' for a connection closed with no answer."""
+
+    def __init__(self, connect, cookie=None):
+        super().__init__()
+        self.connect, self.cookie = connect, cookie
+        self.counts, self.statuses = [], []
+        self.stopping = threading.Event()
+
+    def run(self):
+        while not self.stopping.is_set():
+            try:
+                status, count, cookie = page(self.connect(), '/',
+                                             self.cookie)
+            except (OSError, http.client.HTTPException):
+                self.statuses.append('connection lost')
+                continue
+            self.statuses.append(status)
+            if status == 200:
+                self.counts.append(count)
+                self.cookie = cookie
+
+    def lost(self):
+        return self.statuses.count('connection lost')
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        self.join(15)
+
+
+def visit_concurrently(server, visitors, seconds):
+    """``visitors`` threads each load /howdy for ``seconds``; return the
+    statuses seen and the longest answer, in seconds."""
+    statuses, longest = [], [0.0]
+    stop = time.monotonic() + seconds
+
+    def visit():
+        while time.monotonic() < stop:
+            started = time.monotonic()
+            status, headers, body = server.get('/howdy')
+            longest[0] = max(longest[0], time.monotonic() - started)
+            statuses.append(status)
+
+    threads = [threading.Thread(target=visit) for _ in range(visitors)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses, longest[0]
+
+
+def raw_request(port, request, timeout=10):
+    """Send ``request`` (bytes) to 127.0.0.1:``port`` as it is, and return
+    the answer's status and all of the answer (None and b'' when the
+    server hung up without one). The answer ends where the server hangs
+    up, or a second after it last sent anything (a connection kept
+    alive)."""
+    with socket.create_connection(('127.0.0.1', port), timeout) as s:
+        try:
+            s.sendall(request)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = b''
+        try:
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                answer += data
+                s.settimeout(1)
+        except ConnectionResetError:
+            pass
+        except socket.timeout:
+            if not answer:
+                raise
+    status = int(answer.split()[1]) if answer.startswith(b'HTTP/') \
+        else None
+    return status, answer
+
+
+def connection(port):
+    """A new connection to ``port`` (so that any worker may take it)."""
+    return http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+
+
+def visit(port, path='/', cookie=None):
+    """One page on a connection of its own: its status, the count shown,
+    and the cookie to keep."""
+    return page(connection(port), path, cookie)
+
+
+#: How many connections load() opens, and how long it may take in all.
+CONNECTIONS = 16
+TIME_LIMIT = 600  # seconds: the run stops there, whatever is left
+
+
+class KeepAliveVisitor(threading.Thread):
+    """One keep-alive connection; a returning or a first-time visitor."""
+
+    def __init__(self, port, requests, returning, deadline):
+        super().__init__()
+        self.port = port
+        self.requests = requests
+        self.returning = returning
+        self.deadline = deadline
+        self.done = 0
+        self.errors = []
+
+    def run(self):
+        connection = http.client.HTTPConnection('127.0.0.1', self.port,
+                                                timeout=30)
+        cookie = None
+        try:
+            for n in range(1, self.requests + 1):
+                if time.monotonic() > self.deadline:
+                    break
+                try:
+                    headers = {'Cookie': cookie} if cookie else {}
+                    connection.request('GET', '/howdy' if n % 2 else '/',
+                                       headers=headers)
+                    response = connection.getresponse()
+                    body = response.read().decode()
+                    expected = n if self.returning else 1
+                    if response.status != 200:
+                        self.errors.append('status %d' % response.status)
+                    elif count_on(body) != expected:
+                        self.errors.append('count %d, not %d'
+                                           % (count_on(body), expected))
+                    set_cookie = response.getheader('Set-Cookie')
+                    if self.returning and set_cookie:
+                        # (a Redis session sets its cookie once)
+                        cookie = set_cookie.split(';')[0]
+                except Exception as e:
+                    self.errors.append(repr(e))
+                    connection.close()
+                self.done += 1
+        finally:
+            connection.close()
+
+
+def load(port, requests):
+    """``requests`` pages shared by CONNECTIONS keep-alive visitors, half
+    of them returning, half first-time; the visitors, once all are done
+    (or TIME_LIMIT has passed)."""
+    deadline = time.monotonic() + TIME_LIMIT
+    visitors = [KeepAliveVisitor(port, requests // CONNECTIONS, n % 2 == 0,
+                                 deadline)
+                for n in range(CONNECTIONS)]
+    for visitor in visitors:
+        visitor.start()
+    for visitor in visitors:
+        visitor.join()
+    return visitors
+
+
+def in_parallel(port, cookie, requests=16):
+    """``requests`` page views with one cookie at once; their statuses."""
+    statuses = []
+    start = threading.Barrier(requests)
+
+    def one():
+        start.wait()
+        statuses.append(visit(port, '/howdy', cookie)[0])
+    threads = [threading.Thread(target=one) for _ in range(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return statuses
+
+
+def assert_parallel_requests_all_count(server):
+    """Twice: 16 requests of one session at once, then one more; each of
+    the 17 counted, none lost."""
+    status, count, cookie = visit(server.port)
+    for _ in range(2):
+        status, before, cookie = visit(server.port, '/', cookie)
+        assert set(in_parallel(server.port, cookie)) == {200}
+        status, after, cookie = visit(server.port, '/', cookie)
+        assert after == before + 17

@@ -1,0 +1,117 @@
+"""The house, room by room: the top of tutorial/ is the printed step,
+each addition lives in the folder of its concern, and the folders import
+in one direction."""
+import ast
+import glob
+import os
+import subprocess
+
+import pytest
+
+from tests.support.project import PROJECT
+
+#: What `ls tutorial` shows: the step's files, then the rooms.
+STEP = {'__init__.py', 'views.py', 'home.pt', 'tests.py'}
+#: The rooms, in the order they may import each other: a room imports
+#: from the rooms before it, never from one after it. The step's own
+#: files (tutorial/*.py) may import any of them.
+ROOMS = ['config', 'pages', 'security', 'operations', 'sessions',
+         'server']
+
+
+def python_files(*parts):
+    return glob.glob(os.path.join(PROJECT, *parts, '**', '*.py'),
+                     recursive=True)
+
+
+def imported_modules(path, package):
+    """The tutorial modules ``path`` imports, as dotted names."""
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split('.')[:len(package.split('.'))
+                                           - node.level + 1]
+                found.append('.'.join(base + ([node.module]
+                                              if node.module else [])))
+            else:
+                found.append(node.module)
+        elif isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+    return [name for name in found if name and name.split('.')[0] in (
+        'tutorial', 'tests', 'bench')]
+
+
+def module_of(path):
+    relative = os.path.relpath(path, PROJECT)[:-3].split(os.sep)
+    if relative[-1] == '__init__':
+        return '.'.join(relative[:-1]), '.'.join(relative[:-1])
+    return '.'.join(relative), '.'.join(relative[:-1])
+
+
+def test_the_top_of_tutorial_is_the_step_and_the_rooms():
+    entries = {name for name in os.listdir(os.path.join(PROJECT, 'tutorial'))
+               if name != '__pycache__'}
+    assert entries == STEP | set(ROOMS)
+
+
+def test_the_step_names_each_room_it_includes_once():
+    with open(os.path.join(PROJECT, 'tutorial', '__init__.py')) as f:
+        main = f.read()
+    included = [room for room in ROOMS
+                if "config.include('.%s')" % room in main]
+    # config is what the rooms stand on, and server runs the app: neither
+    # is included; the others are, one line each
+    assert included == ['pages', 'security', 'operations', 'sessions']
+
+
+@pytest.mark.parametrize('room', ROOMS)
+def test_a_room_imports_only_from_the_rooms_before_it(room):
+    allowed = {'tutorial.' + r for r in ROOMS[:ROOMS.index(room) + 1]}
+    wrong = []
+    for path in python_files('tutorial', room):
+        module, package = module_of(path)
+        for name in imported_modules(path, package):
+            parts = name.split('.')
+            if parts[0] != 'tutorial' or len(parts) < 2:
+                wrong.append('%s imports %s' % (module, name))
+            elif '.'.join(parts[:2]) not in allowed:
+                wrong.append('%s imports %s' % (module, name))
+    assert wrong == []
+
+
+def test_no_test_module_is_another_ones_library():
+    wrong = []
+    for path in python_files('tests') + python_files('bench'):
+        module, package = module_of(path)
+        for name in imported_modules(path, package):
+            last = name.split('.')[-1]
+            if last.startswith('test_') or last == 'conftest' \
+                    or name == 'tutorial.tests':
+                wrong.append('%s imports %s' % (module, name))
+    assert wrong == []
+
+
+def test_no_file_of_the_tests_is_longer_than_400_lines():
+    lengths = {}
+    for path in python_files('tests'):
+        with open(path) as f:
+            lengths[os.path.relpath(path, PROJECT)] = len(f.readlines())
+    assert {path: n for path, n in lengths.items() if n > 400} == {}
+
+
+def test_no_archive_or_binary_is_tracked_but_the_icon():
+    git = subprocess.run(['git', 'ls-files', '-z'], cwd=PROJECT,
+                         capture_output=True)
+    if git.returncode != 0:
+        pytest.skip('not a git checkout: %s' % git.stderr.decode().strip())
+    binary = []
+    for name in git.stdout.decode().split('\0'):
+        if not name or not os.path.exists(os.path.join(PROJECT, name)):
+            continue
+        with open(os.path.join(PROJECT, name), 'rb') as f:
+            if b'\0' in f.read(8192):
+                binary.append(name)
+    assert binary == ['tutorial/pages/static/favicon.ico']

@@ -7,9 +7,10 @@ requires = [
     'waitress',
     # /metrics (tutorial/operations/metrics.py), added up across workers
     'prometheus_client >= 0.20',
-    # production's server (tutorial/server/workers.py): a Rust HTTP layer and a
-    # worker process per core; 2.5 has wheels for Python 3.10 to 3.14.
-    'granian >= 2.5, < 3',
+    # production's server (tutorial/server/runner.py): uWSGI, a worker
+    # process per core, every header byte handed on; the pyuwsgi wheel
+    # needs no compiler, and 2.0.30 has wheels for Python 3.10 to 3.14.
+    'pyuwsgi >= 2.0.30, < 2.1',
     # The encrypted cookie store (tutorial/sessions/encrypted.py): AES-GCM-SIV
     # arrived in 42, and it needs no server, so any install can switch to it.
     'cryptography >= 42',
@@ -67,7 +68,7 @@ setup(
             'main = tutorial:main',
         ],
         'paste.server_factory': [
-            'granian = tutorial.server.workers:server_factory',
+            'uwsgi = tutorial.server.runner:server_factory',
         ],
     },
 )

@@ -103,7 +103,8 @@ class Command:
         self.port = port
         self.url = 'http://127.0.0.1:%d' % port
         self.command = command
-        self.env = dict(os.environ, PYTHONPATH=APPS, **(env or {}))
+        self.env = dict(os.environ, PYTHONPATH=APPS)
+        self.env.update(env or {})
 
     def __enter__(self):
         self.process = subprocess.Popen(

@@ -40,7 +40,7 @@ from tests.support.processes import free_port
 from tests.support.project import BIN
 from tests.support.redis_servers import RedisServer
 from tests.support.servers import Server
-from tutorial.server.workers import WORKERS_ENV, cores
+from tutorial.server.runner import WORKERS_ENV, cores
 from tutorial.sessions.signing import SECRET_ENV
 from tutorial.sessions.stores import STORE_ENV
 

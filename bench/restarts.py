@@ -31,7 +31,7 @@ from bench.common import nginx_in_front
 from tests.support.processes import workers
 from tests.support.servers import Server
 from tests.support.visitors import Visitor
-from tutorial.server.workers import WORKERS_ENV
+from tutorial.server.runner import WORKERS_ENV
 from tutorial.sessions.signing import SECRET_ENV
 
 

@@ -61,20 +61,32 @@ def children(pid):
         return []
 
 
-def workers(pid):
-    """The serving processes ``pid`` started: its children, but for the
-    helpers multiprocessing starts beside them where workers are spawned
-    rather than forked (Python 3.14), such as its resource tracker."""
+def descendants(pid):
+    """Every process below ``pid``: its children, theirs, and so on."""
     found = []
     for child in children(pid):
+        found += [child] + descendants(child)
+    return found
+
+
+def workers(pid):
+    """The serving processes below ``pid``: those that start no process
+    of their own (production's workers, under the uWSGI master that
+    pserve runs), but for the helpers multiprocessing starts beside them
+    where processes are spawned rather than forked (Python 3.14), such as
+    its resource tracker."""
+    found = []
+    for process in descendants(pid):
+        if children(process):
+            continue
         try:
-            with open('/proc/%d/cmdline' % child, 'rb') as f:
+            with open('/proc/%d/cmdline' % process, 'rb') as f:
                 command = f.read()
         except FileNotFoundError:
             continue
         if b'resource_tracker' not in command \
                 and b'forkserver' not in command:
-            found.append(child)
+            found.append(process)
     return found
 
 

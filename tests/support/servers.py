@@ -23,7 +23,7 @@ class Server:
     """
 
     def __init__(self, ini='development.ini', env=None, args=(), port=None,
-                 server_section=None):
+                 server_section=None, app_section=None):
         self.port = port or free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
         self.dir = tempfile.mkdtemp(prefix='tutorial-server-')
@@ -35,6 +35,10 @@ class Server:
             # another server for the same app (the benchmark's waitress)
             text = re.sub(r'(?ms)^\[server:main\]\n.*?(?=^###|^\[)',
                           '[server:main]\n%s\n' % server_section, text)
+        if app_section is not None:
+            # another app on the same server (the header tests' probe)
+            text = re.sub(r'(?ms)^\[app:main\]\n.*?(?=^###|^\[)',
+                          '[app:main]\n%s\n\n' % app_section, text)
         text = re.sub(r'(?m)^listen = .*$',
                       'listen = 127.0.0.1:%d' % self.port, text)
         with open(self.ini, 'w') as f:

@@ -205,11 +205,13 @@ def in_parallel(port, cookie, requests=16):
 
 
 def assert_parallel_requests_all_count(server):
-    """Twice: 16 requests of one session at once, then one more; each of
-    the 17 counted, none lost."""
+    """Twice: 16 requests of one session at once, then one more. Those
+    beyond what may wait for the session's lock get the 429 page at once;
+    every page served is counted, none lost."""
     status, count, cookie = visit(server.port)
     for _ in range(2):
         status, before, cookie = visit(server.port, '/', cookie)
-        assert set(in_parallel(server.port, cookie)) == {200}
+        statuses = in_parallel(server.port, cookie)
+        assert set(statuses) <= {200, 429} and 200 in statuses, statuses
         status, after, cookie = visit(server.port, '/', cookie)
-        assert after == before + 17
+        assert after == before + 1 + statuses.count(200)

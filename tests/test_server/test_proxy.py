@@ -310,8 +310,9 @@ def test_slow_clients_are_held_by_the_proxy(app, proxy, tls, capsys):
     finally:
         for s in held:
             s.close()
-    # the same, straight to the server: granian holds slow clients in
-    # Rust, where they cost no thread of the app
+    # the same, straight to the server: uWSGI's workers read requests on
+    # their own threads, which slow clients hold (until its socket
+    # timeout): that is the proxy's to spare it, and no page may be a 5xx
     held = slow_clients(app.port, 200)
     try:
         direct_status, direct = visitor_wait(lambda: app_get(app))
@@ -319,7 +320,7 @@ def test_slow_clients_are_held_by_the_proxy(app, proxy, tls, capsys):
         for s in held:
             s.close()
     assert status == 200
-    assert direct_status == 200
+    assert direct_status in (200, None)
     with capsys.disabled():
         print('\n  200 slow clients: through nginx a page in %.4f s; '
               'straight to the server %s' % (
@@ -387,7 +388,8 @@ def test_a_huge_body_is_refused_by_the_proxy_and_by_the_server(
     after = group_rss_kb(app.process.pid)
     assert proxied[0] == 413, proxied
     assert direct[0] == 413, direct
-    assert chunked[0] == 413, chunked
+    # uWSGI refuses a chunked body itself, with a 400
+    assert chunked[0] in (400, 413), chunked
     # neither the proxy nor pserve's processes took the body in
     assert after - before < LARGE_BODY // 1024 // 10, (before, after)
     with capsys.disabled():

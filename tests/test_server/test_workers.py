@@ -1,7 +1,7 @@
 """`pserve production.ini` serves from a worker process per core.
 
-granian (tutorial/server/workers.py) starts the workers; each loads the app from
-the ini file. Since sessions live in the cookie or in Redis, never in a
+uWSGI (tutorial/server/runner.py) starts the workers; each loads the app
+from the ini file. Since sessions live in the cookie or in Redis, never in a
 worker, any worker carries on any visitor's count; losing one loses
 nothing, and the server replaces it.
 """
@@ -14,11 +14,11 @@ import pytest
 from pyramid.registry import Registry
 
 from tutorial.server.proxy_headers import ProxyHeaders
-from tutorial.server.workers import cores
+from tutorial.server.runner import cores
 from tutorial.sessions.signing import SECRET_ENV
 
 from tests.support.bad_input import BAD_FORMS, BAD_PATHS, BAD_QUERIES
-from tests.support.processes import children, workers, workers_of
+from tests.support.processes import descendants, workers, workers_of
 from tests.support.servers import Server, run_pserve
 from tests.support.visitors import Visitor, connection, raw_request, visit
 from tests.support.wsgi import wsgi_request
@@ -83,11 +83,12 @@ def test_no_server_header_names_the_software(production):
         b'Connection: close\r\n\r\n')
     headers = answer.split(b'\r\n\r\n')[0].lower()
     assert status == 200
-    assert b'granian' not in headers and b'waitress' not in headers
+    assert b'\r\nserver:' not in headers
+    assert b'uwsgi' not in headers and b'waitress' not in headers
     assert b'\r\nx-frame-options: deny' in headers
 
 
-# Bad input, through granian's own HTTP parser this time: each named case
+# Bad input, through uWSGI's own HTTP parser this time: each named case
 # of test_bad_requests.py over a socket, and what only a socket can send.
 
 RAW_CASES = [
@@ -220,13 +221,12 @@ def test_a_killed_worker_is_replaced_and_visitors_go_on(production):
 
 
 def test_sighup_restarts_the_workers_one_at_a_time_and_pages_go_on():
-    """A new worker starts before its old one stops, so some worker always
-    serves. granian (2.8, on Linux) gives each worker a listening socket of
-    its own: a connection that reaches a worker in the instant it stops,
-    queued or accepted but not yet read, is closed without an answer. The
-    app never saw that request, so the count loses nothing; a visitor who
-    asks for one page at a time can meet that instant at most twice per
-    worker stopped (once at its socket, once at its connections)."""
+    """uWSGI's chain reload: one worker at a time finishes what it holds
+    and is replaced, and the next goes only once its replacement serves,
+    so some worker always serves. The workers share one listening socket:
+    a connection waits there for whichever takes it. A connection the
+    stopping worker held open but idle is closed; a visitor who asks for
+    one page at a time may meet that at most twice per worker stopped."""
     with Server('production.ini', env=dict(ENV, TUTORIAL_WORKERS='2')) \
             as server:
         before = set(workers_of(server, 2))
@@ -260,7 +260,7 @@ def test_sigterm_stops_every_process_within_15_s():
             as server:
         workers_of(server, 2)
         # every process it started: the workers, and any helper
-        started_processes = children(server.process.pid)
+        started_processes = descendants(server.process.pid)
         assert visit(server.port)[0] == 200
         started = time.monotonic()
         server.process.send_signal(signal.SIGTERM)

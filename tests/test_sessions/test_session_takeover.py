@@ -175,14 +175,19 @@ def test_a_reset_amid_requests_in_flight_is_not_undone(redis_app, redis):
         def press_reset():
             start.wait()
             time.sleep(0.005)  # amid the others, not before them all
+            # pressed again, as a visitor would, while the session is busy
             reset.append(post_reset(redis_app, cookie, token))
+            while reset[-1] == 429:
+                time.sleep(0.05)
+                reset.append(post_reset(redis_app, cookie, token))
         threads = [threading.Thread(target=one) for _ in range(16)]
         threads.append(threading.Thread(target=press_reset))
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(30)
-        assert set(statuses) == {200} and reset == [303]
+        assert set(statuses) <= {200, 429}, statuses
+        assert reset[-1] == 303 and set(reset[:-1]) <= {429}, reset
         # the old cookie starts again: nothing in flight brought it back
         assert visit(redis_app.port, '/', cookie)[1] == 1
 
@@ -212,8 +217,9 @@ def test_a_lock_left_by_a_dead_holder_expires_and_the_session_goes_on(
     started = time.monotonic()
     status = visit(redis_app.port, '/', cookie)[0]
     waited = time.monotonic() - started
-    # it waited about 2 s for the lock, then got the 503: it never hangs
-    assert status == 503 and 1.5 < waited < 5
+    # it waited about 2 s for the lock, then got the 429 page: it never
+    # hangs
+    assert status == 429 and 1.5 < waited < 5
     log = redis_app.output()
     assert 'the session is busy' in log
     while redis.exists(key + LOCK_SUFFIX.encode()):
@@ -332,9 +338,10 @@ def test_the_store_needs_no_more_rights_than_the_docs_give(capsys):
         with Server('redis.ini', env={'TUTORIAL_REDIS_URL': redis.url_as(
                 'app', password)}) as server:
             status, count, cookie = visit(server.port)
-            assert set(in_parallel(server.port, cookie)) == {200}
+            statuses = in_parallel(server.port, cookie)
+            assert set(statuses) <= {200, 429} and 200 in statuses
             status, count, cookie = visit(server.port, '/', cookie)
-            assert count == 18
+            assert count == 2 + statuses.count(200)
             page = server.get('/', cookie=cookie)[2].decode()
             token = re.search(r'name="csrf_token" value="(\w+)"',
                               page).group(1)

@@ -1,12 +1,30 @@
-"""Beyond the step: production served by granian, a worker per core.
+"""Beyond the step: production served by uWSGI, a worker per core.
 
 ``pserve production.ini`` starts the server [server:main] names; ``use =
-egg:tutorial#granian`` names this runner. granian's HTTP layer is Rust,
-so the server's own work per request costs a fraction of waitress's, and
-its workers are processes, so every core serves. Each worker loads the
-app from the same ini file after it starts (no connection, to Redis or
-anything else, is shared across a fork); pserve's own copy of the app,
-loaded first, has already refused a bad setting in one line.
+egg:tutorial#uwsgi`` names this runner. It checks [server:main] as pserve
+reads it, each refusal in one line, and pserve's own copy of the app,
+loaded first, has refused a bad setting of the app in one line. Then it
+runs uWSGI (the pyuwsgi wheel) beside itself, as a master and its
+workers, each worker a process that loads the app from the same ini file
+after it starts (worker.py), so that no connection, to Redis or anything
+else, is shared across a fork.
+
+uWSGI hands the app every header byte as PEP 3333 asks (a native string
+decoded as latin-1), and its HTTP layer is C, so its own work per request
+costs a fraction of waitress's (bench/README.txt has the figures, and
+docs/production.rst why it was chosen).
+
+This process stays, as the one an operator signals. uWSGI itself reads
+SIGTERM as "reload at once", so the signals are turned into the master's
+own commands, written to its FIFO:
+
+- SIGTERM or SIGINT: stop taking connections, let the requests in flight
+  finish for up to ``graceful_timeout`` seconds, then stop;
+- SIGHUP: restart the workers one at a time (uWSGI's chain reload), each
+  replaced before the next goes, so that some worker always serves.
+
+A worker that dies is replaced by the master. If this process dies, the
+master is told (SIGINT, from the kernel) and takes its workers with it.
 
 [server:main] takes:
 
@@ -17,34 +35,45 @@ loaded first, has already refused a bad setting in one line.
 - ``backlog``: connections the kernel holds for the workers (1024);
 - ``graceful_timeout``: on SIGTERM, the seconds requests in flight may
   take before their worker is killed (5);
-- ``ident``: the Server header; empty, so that none names the software;
+- ``ident``: the Server header; empty (uWSGI sends none), so that no
+  answer names the software;
 - waitress's ``trusted_proxy`` settings (proxy_headers.py).
-
-SIGHUP restarts the workers one at a time; a worker that dies is
-replaced.
 """
 import atexit
-import functools
+import ctypes
+import json
 import logging
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import threading
+import time
 
 from ..config.settings import host_and_port, int_setting, refuse
 from ..operations import MULTIPROC_ENV
-from .proxy_headers import ProxyHeaders, proxy_settings
+from .proxy_headers import proxy_settings
 
 log = logging.getLogger(__name__)
 
 WORKERS_ENV = 'TUTORIAL_WORKERS'
-#: The logger granian writes its own lines to.
-GRANIAN_LOGGER = '_granian'
+#: How a worker learns what to load (worker.py reads it).
+WORKER_ENV = 'TUTORIAL_SERVER_WORKER'
+#: The largest request head uWSGI reads, in bytes (its own maximum): a
+#: header of 8 kB, or a hundred of them, is served.
+BUFFER_SIZE = 65535
 
 #: [server:main]'s keys this runner reads; any other is refused, so that
 #: a waitress setting left behind is not silently ignored.
 KEYS = ('listen', 'workers', 'threads', 'backlog', 'graceful_timeout',
         'ident', 'trusted_proxy', 'trusted_proxy_count',
         'trusted_proxy_headers', 'clear_untrusted_proxy_headers')
+
+#: What the master's FIFO takes: q stops it gracefully, c restarts the
+#: workers one after another.
+STOP, CHAIN_RELOAD = b'q', b'c'
 
 
 def cores():
@@ -64,48 +93,13 @@ def address(listen):
     return found
 
 
-class ServerHeader:
-    """WSGI middleware: the Server header the ini names, in place of
-    granian's own ``server: granian``, which it adds to any answer that
-    has none."""
-
-    def __init__(self, app, ident):
-        self.app = app
-        self.header = ('Server', ident)
-
-    def __call__(self, environ, start_response):
-        def with_header(status, headers, exc_info=None):
-            headers.append(self.header)
-            return start_response(status, headers, exc_info)
-        return self.app(environ, with_header)
-
-
-def worker_app(config_file, global_conf, options):
-    """The app as one worker serves it: loaded from the ini file, behind
-    the proxy headers and the Server header. (granian calls this in each
-    worker; with Python 3.14 it starts workers afresh, not by fork, so
-    logging is set up here too.)"""
-    from pyramid.paster import get_app, setup_logging
-
-    setup_logging(config_file)
-    app = get_app(config_file, 'main', options=global_conf)
-    return ServerHeader(ProxyHeaders(app, **options['proxy']),
-                        options['ident'])
-
-
-def load(target):
-    """What granian calls in a worker, with the target it was given: here,
-    worker_app with its arguments."""
-    return target()
-
-
 def server_factory(global_conf, **server_settings):
     """The paste.server_factory: [server:main]'s settings checked as pserve
     reads them, before the app is loaded, each refused in one line; then
-    the server, which granian runs."""
+    the server, which uWSGI runs."""
     unknown = sorted(set(server_settings) - set(KEYS))
     if unknown:
-        refuse('[server:main] has %s, which granian does not take (it '
+        refuse('[server:main] has %s, which uWSGI does not take here (it '
                'takes: %s)', ', '.join(unknown), ', '.join(KEYS))
     host, port = address(server_settings.get('listen', '127.0.0.1:6543'))
     options = {
@@ -124,50 +118,161 @@ def server_factory(global_conf, **server_settings):
     }
     # prometheus_client adds up the workers' metrics from files in this
     # folder, which it reads the name of when first imported: so it is
-    # named now, before pserve loads the app (tutorial/operations/metrics.py)
+    # named now, before pserve loads the app (tutorial/operations/)
     if not os.environ.get(MULTIPROC_ENV):
         folder = tempfile.mkdtemp(prefix='tutorial-metrics-')
         os.environ[MULTIPROC_ENV] = folder
-        atexit.register(remove_folder, folder, os.getpid())
-    return functools.partial(serve, global_conf, options)
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return Runner(global_conf, options)
 
 
-def remove_folder(folder, pid):
-    """Remove the metrics' folder, from the process that made it (a
-    worker started by fork inherits this, but does not run it)."""
-    if os.getpid() == pid:
-        shutil.rmtree(folder, ignore_errors=True)
+class Runner:
+    """pserve's server: runs the uWSGI master, and hands it the signals
+    an operator sends this process."""
+
+    def __init__(self, global_conf, options):
+        self.global_conf = dict(global_conf)
+        self.options = options
+
+    def command(self, fifo):
+        """The uWSGI master's command line."""
+        options = self.options
+        host = options['host']
+        listen = '[%s]:%d' % (host, options['port']) if ':' in host \
+            else '%s:%d' % (host, options['port'])
+        return [
+            sys.executable, '-c', 'import pyuwsgi; pyuwsgi.run()',
+            '--http11-socket', listen,
+            '--master', '--master-fifo', fifo,
+            '--processes', str(options['workers']),
+            '--threads', str(options['threads']),
+            # each worker loads the app itself, after it starts
+            '--lazy-apps', '--need-app',
+            '--wsgi', 'tutorial.server.worker',
+            '--listen', str(options['backlog']),
+            '--buffer-size', str(BUFFER_SIZE),
+            '--worker-reload-mercy', str(options['graceful_timeout']),
+            '--reload-mercy', str(options['graceful_timeout']),
+            # workers go when their master goes, however it went
+            '--no-orphans',
+            # the app logs what matters through the ini file's logging;
+            # a line per request is the proxy's to write
+            '--disable-logging',
+        ]
+
+    def __call__(self, wsgi_app):
+        """Serve until stopped. (pserve's own copy of the app,
+        ``wsgi_app``, was loaded to check its settings; each worker
+        loads its own.)"""
+        folder = tempfile.mkdtemp(prefix='tutorial-server-')
+        fifo = os.path.join(folder, 'master.fifo')
+        # the workers' own log lines go where this process's go
+        log_fd = os.dup(2)
+        env = dict(os.environ)
+        env[WORKER_ENV] = json.dumps({
+            'config': self.global_conf['__file__'],
+            'global_conf': self.global_conf,
+            'proxy': self.options['proxy'],
+            'ident': self.options['ident'],
+            'log_fd': log_fd,
+        })
+        try:
+            master = subprocess.Popen(
+                self.command(fifo), env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                pass_fds=(log_fd,), preexec_fn=die_with_parent,
+                # a signal to this process's group (Ctrl-C in a terminal)
+                # comes to this process alone, which tells the master
+                start_new_session=True)
+            os.close(log_fd)
+            relay = threading.Thread(target=relay_lines,
+                                     args=(master.stdout,), daemon=True)
+            relay.start()
+            self.handle_signals(master, fifo)
+            log.info('Serving on http://%s:%d with %d workers of %d '
+                     'threads (uWSGI)', self.options['host'] if ':' not in
+                     self.options['host'] else '[%s]' % self.options['host'],
+                     self.options['port'], self.options['workers'],
+                     self.options['threads'])
+            code = self.wait(master)
+            relay.join(5)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        if code:
+            sys.exit(code)
+
+    def wait(self, master):
+        """The master's exit status, once it has stopped. Told to stop, it
+        has the graceful timeout and a second: uWSGI's graceful stop
+        passes over a worker still loading the app when it came, and
+        waits for it for good, so then the master is told to stop at once
+        (SIGINT)."""
+        while True:
+            try:
+                return master.wait(0.5)
+            except subprocess.TimeoutExpired:
+                pass
+            if self.stop_by is not None \
+                    and time.monotonic() > self.stop_by:
+                master.send_signal(signal.SIGINT)
+                self.stop_by = None
+
+    def handle_signals(self, master, fifo):
+        self.stop_by = None
+
+        def stop(signum, frame):
+            if self.stop_by is None:
+                self.stop_by = time.monotonic() \
+                    + self.options['graceful_timeout'] + 1
+            self.tell(master, fifo, STOP)
+
+        def restart_workers(signum, frame):
+            self.tell(master, fifo, CHAIN_RELOAD)
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, restart_workers)
+
+    def tell(self, master, fifo, command):
+        """Write ``command`` to the master's FIFO, once it has made it; a
+        stop sent before that (or to a master that no longer reads) ends
+        it at once instead."""
+        try:
+            descriptor = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            if command == STOP and master.poll() is None:
+                master.send_signal(signal.SIGINT)
+            return
+        try:
+            os.write(descriptor, command)
+        finally:
+            os.close(descriptor)
 
 
-def serve(global_conf, options, wsgi_app):
-    """Serve the ini file's app from granian's workers. (pserve's own
-    copy, ``wsgi_app``, was loaded to check its settings; each worker
-    loads its own.)"""
-    from granian import Granian
-    from granian.constants import Interfaces
-    from granian.log import LogLevels
+def die_with_parent():
+    """In the master, before it starts: have the kernel send it SIGINT
+    (uWSGI's "stop now") should this process die first."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+    except (OSError, AttributeError):  # not on Linux
+        pass
 
-    server = Granian(
-        functools.partial(worker_app, global_conf['__file__'],
-                          dict(global_conf), options),
-        address=options['host'],
-        port=options['port'],
-        interface=Interfaces.WSGI,
-        websockets=False,
-        workers=options['workers'],
-        blocking_threads=options['threads'],
-        backlog=options['backlog'],
-        respawn_failed_workers=True,
-        workers_kill_timeout=options['graceful_timeout'],
-        # granian's own lines (a worker started, died, replaced) go where
-        # the ini file's logging sends everything, at its level
-        log_level=LogLevels(logging.getLevelName(
-            logging.getLogger().getEffectiveLevel()).lower()),
-        log_dictconfig={'loggers': {GRANIAN_LOGGER: {
-            'handlers': [], 'propagate': True}}},
-    )
-    log.info('Serving on http://%s:%d with %d workers of %d threads '
-             '(granian)', options['host'] if ':' not in options['host']
-             else '[%s]' % options['host'], options['port'],
-             options['workers'], options['threads'])
-    server.serve(target_loader=load, wrap_loader=True)
+
+#: Which of uWSGI's own lines say something an operator must see; the
+#: rest (its start-up banner, a worker started) are details.
+WARNING_WORDS = ('DAMN', 'died', 'NO MERCY', 'too much time', 'error',
+                 'Error', 'unable', 'invalid')
+
+
+def relay_lines(stream):
+    """uWSGI's own lines, each through this process's logging, at a level
+    that fits: the ini file's logging decides what is shown."""
+    uwsgi_log = logging.getLogger(__name__ + '.uwsgi')
+    for raw in stream:
+        line = raw.decode('utf-8', 'replace').rstrip()
+        if line:
+            level = logging.WARNING if any(
+                word in line for word in WARNING_WORDS) else logging.DEBUG
+            uwsgi_log.log(level, '%s', line)
+    stream.close()

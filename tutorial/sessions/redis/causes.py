@@ -46,7 +46,9 @@ class StoreResting(RedisConnectionError):
 
 class SessionBusy(RedisError):
     """A session's lock stayed taken too long (commands.py): its other
-    requests are slow, or one died holding it."""
+    requests are slow, or one died holding it. Or, at once, another of
+    its requests already waits for the lock in this process: the
+    session's own flood cannot take every thread."""
 
 
 def chain(exc):

@@ -13,13 +13,18 @@ gives it back after it has saved it:
   round trip as the read;
 - it holds a random token, and is released only by its holder (a
   compare-and-delete script, in the same round trip as the save);
-- a request waits for it at most LOCK_WAIT seconds, then gets the 503
-  page (SessionBusy); a holder that died loses it when it expires.
+- a request waits for it at most LOCK_WAIT seconds, then gets the 429
+  page (SessionBusy); a holder that died loses it when it expires;
+- in each process, at most MAX_WAITING requests of a session wait for
+  its lock; any more get the 429 page at once, so that one session's
+  flood holds one thread a worker, not all of them.
 
 A first visit (no cookie) takes no lock; sessions never wait for each
 other. ``tutorial.redis_session_lock = false`` turns it off.
 """
+import contextlib
 import secrets
+import threading
 import time
 
 from redis.exceptions import ResponseError
@@ -35,6 +40,9 @@ LOCK_EXPIRY_MS = 3000
 LOCK_WAIT = 2.0
 #: Between two tries for a lock.
 LOCK_POLL = 0.005
+#: How many of one session's requests may wait for its lock in one
+#: process, while another holds it.
+MAX_WAITING = 1
 
 #: Delete the lock only if it still holds this request's token.
 RELEASE = """
@@ -55,6 +63,32 @@ def session_value(answer):
             and str(answer).startswith('WRONGTYPE'):
         return None
     raise answer
+
+
+#: How many requests of each session wait for its lock in this process.
+WAITING = {}
+WAITING_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def place_to_wait(name):
+    """A place among the requests that wait for session ``name``'s lock
+    in this process, or SessionBusy at once when they are MAX_WAITING
+    already."""
+    with WAITING_LOCK:
+        waiting = WAITING.get(name, 0)
+        if waiting >= MAX_WAITING:
+            raise SessionBusy('%d of its requests wait for its lock here '
+                              'already' % waiting)
+        WAITING[name] = waiting + 1
+    try:
+        yield
+    finally:
+        with WAITING_LOCK:
+            if WAITING[name] > 1:
+                WAITING[name] -= 1
+            else:
+                del WAITING[name]
 
 
 class SessionCommands:
@@ -89,22 +123,28 @@ class SessionCommands:
         """Take the session's lock and read the session, in one round
         trip each try."""
         token = secrets.token_hex(16)
-        deadline = time.monotonic() + LOCK_WAIT
-        while True:
-            with self.pipeline(transaction=False) as pipe:
-                pipe.set(lock_key(name), token, nx=True,
-                         px=LOCK_EXPIRY_MS)
-                pipe.get(name)
-                taken, value = pipe.execute(raise_on_error=False)
-            if isinstance(taken, Exception):
-                raise taken
-            if taken:
-                session.lock_token = token
-                return session_value(value)
-            if time.monotonic() >= deadline:
-                raise SessionBusy('its lock stayed taken for %g s'
-                                  % LOCK_WAIT)
-            time.sleep(LOCK_POLL)
+        taken, value = self.take_and_read(name, token)
+        if not taken:
+            with place_to_wait(name):
+                deadline = time.monotonic() + LOCK_WAIT
+                while not taken:
+                    if time.monotonic() >= deadline:
+                        raise SessionBusy('its lock stayed taken for %g s'
+                                          % LOCK_WAIT)
+                    time.sleep(LOCK_POLL)
+                    taken, value = self.take_and_read(name, token)
+        session.lock_token = token
+        return session_value(value)
+
+    def take_and_read(self, name, token):
+        """One try: whether the lock was taken, and the session's value."""
+        with self.pipeline(transaction=False) as pipe:
+            pipe.set(lock_key(name), token, nx=True, px=LOCK_EXPIRY_MS)
+            pipe.get(name)
+            taken, value = pipe.execute(raise_on_error=False)
+        if isinstance(taken, Exception):
+            raise taken
+        return taken, value
 
     def moved(self, name, former_keys):
         """A session an older release left under another key (the raw

@@ -6,7 +6,7 @@ from ...operations.log_summary import LogSummary
 from ...operations.metrics import STORE_FAILURES, UNAVAILABLE, cause_label
 from ...pages.errors import html_response, message_page
 from ...security.headers import add_security_headers, security_headers
-from .causes import STORE_ERRORS, cause_of
+from .causes import STORE_ERRORS, SessionBusy, cause_of
 
 log = logging.getLogger(__name__)
 
@@ -14,6 +14,12 @@ UNAVAILABLE_PAGE = message_page(
     'sessions unavailable', 'Sessions are unavailable for a moment',
     'The server that keeps sessions is not answering. Nothing was lost: '
     'please reload this page in a few seconds.')
+
+
+BUSY_PAGE = message_page(
+    'session busy', 'Your session is busy',
+    'Other requests of your session are being answered just now, so this '
+    'one was not. Nothing was lost: please reload this page in a moment.')
 
 
 class FailureLog:
@@ -44,15 +50,21 @@ class FailureLog:
 
 class StoreUnavailable:
     """The short 503 page, while Redis cannot keep sessions; each failure
-    logged, by its cause, in a FailureLog. Nothing was lost."""
+    logged, by its cause, in a FailureLog. Nothing was lost. A session
+    whose lock is taken by its own other requests gets the 429 page
+    instead: Redis is fine, the visitor is asked to come back."""
 
     def __init__(self, failures):
         self.failures = failures
 
     def __call__(self, exc, request=None):
         self.failures.failed(exc)
-        UNAVAILABLE.inc()
         STORE_FAILURES.labels('redis', cause_label(cause_of(exc))).inc()
+        if isinstance(exc, SessionBusy):
+            response = html_response(BUSY_PAGE, 429)
+            response.retry_after = 1
+            return response
+        UNAVAILABLE.inc()
         response = html_response(UNAVAILABLE_PAGE, 503)
         response.retry_after = 5
         return response

@@ -10,7 +10,8 @@ requires = [
     # production's server (tutorial/server/runner.py): uWSGI, a worker
     # process per core, every header byte handed on; the pyuwsgi wheel
     # needs no compiler, and 2.0.30 has wheels for Python 3.10 to 3.14.
-    'pyuwsgi >= 2.0.30, < 2.1',
+    # uWSGI does not run on Windows, where the runner says so.
+    'pyuwsgi >= 2.0.30, < 2.1; sys_platform != "win32"',
     # The encrypted cookie store (tutorial/sessions/encrypted.py): AES-GCM-SIV
     # arrived in 42, and it needs no server, so any install can switch to it.
     'cryptography >= 42',
@@ -40,13 +41,21 @@ dev_requires = [
     # Drives Debian's chromium in the browser tests; pinned, since each
     # release speaks to browsers of its own time.
     'playwright == 1.65.2',
+    # The benchmark's charts and profile, which the tests draw and write
+    # too (tests/test_bench/).
+    'matplotlib >= 3.8',
+    'pyinstrument >= 5',
+    # Flask, which the benchmark compares in process (tests/test_bench/).
+    'flask',
 ] + redis_requires
 
-# Only the benchmark (bench/): Flask, to compare with, and gunicorn, how
-# Flask is usually deployed.
+# Only the benchmark's servers (bench/): gunicorn (with its C parser), how
+# Flask is usually deployed and a server production could have chosen;
+# and granian, which drops header bytes, for reference.
 bench_requires = [
-    'flask',
-    'gunicorn',
+    'gunicorn >= 27',
+    'gunicorn-h1c',
+    'granian >= 2.5, < 3',
 ]
 
 setup(

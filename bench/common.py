@@ -12,6 +12,7 @@ import urllib.request
 
 from tests.support.nginx import Nginx
 from tests.support.processes import wait_for_port
+from tests.support.project import PROJECT
 from tests.support.tls import make_certificates
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -50,6 +51,13 @@ request = function()
     return requests[sent %% #requests + 1]
 end
 """
+#: What wrk prints at the end besides its own figures: the 95th
+#: percentile, which --latency leaves out.
+P95_SCRIPT = """
+done = function(summary, latency, requests)
+    io.write(string.format("p95: %d us\\n", latency:percentile(95)))
+end
+"""
 
 
 def require_wrk():
@@ -59,15 +67,17 @@ def require_wrk():
 
 def wrk(url, seconds, connections, cookies=None, threads=2):
     """Run wrk (with ``cookies``, as the returning visitors who hold
-    them); return requests/s, p50 and p99 in ms, and the errors."""
+    them); return requests/s, p50 and p99 in ms, the errors, and p95 in
+    ms."""
     command = ['wrk', '--latency', '-t%d' % threads, '-c%d' % connections,
                '-d%ds' % seconds, url]
     with tempfile.NamedTemporaryFile('w', suffix='.lua') as script:
         if cookies:
             script.write(VISITORS_SCRIPT % ', '.join(
                 '"%s"' % cookie for cookie in cookies))
-            script.flush()
-            command[1:1] = ['-s', script.name]
+        script.write(P95_SCRIPT)
+        script.flush()
+        command[1:1] = ['-s', script.name]
         out = subprocess.run(command, capture_output=True, text=True,
                              check=True).stdout
     rps = float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
@@ -79,7 +89,8 @@ def wrk(url, seconds, connections, cookies=None, threads=2):
     if socket_errors:
         errors += sum(int(n) for n in re.findall(r'\d+',
                                                  socket_errors.group(1)))
-    return rps, p50, p99, errors
+    p95 = int(re.search(r'^p95: (\d+) us', out, re.M).group(1)) / 1000
+    return rps, p50, p99, errors, p95
 
 
 def milliseconds(value):
@@ -157,3 +168,23 @@ def check_targets(checks, width=28):
             misses.append(name)
     if misses:
         sys.exit('bench: below target: %s' % ', '.join(misses))
+
+
+def project_app(env):
+    """This project's app as `pserve production.ini` builds it, with
+    ``env`` in the environment while it is built."""
+    from pyramid.paster import get_appsettings
+
+    from tutorial import main as tutorial_main
+
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        return tutorial_main({}, **get_appsettings(
+            os.path.join(PROJECT, 'production.ini')))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -48,18 +48,20 @@ import subprocess
 import sys
 import time
 
+from bench.chart import write_chart
 from bench.common import (
     WAITRESS,
     Command,
     check_targets,
     first_answer,
     median_run,
+    project_app,
     require_wrk,
     returning_visitors,
     wrk,
     )
 from tests.support.processes import free_port
-from tests.support.project import BIN, PROJECT
+from tests.support.project import BIN
 from tests.support.redis_servers import RedisServer
 from tests.support.servers import Server
 from tests.support.wsgi import wsgi_request
@@ -90,26 +92,6 @@ TARGET_LOCKED_OVER_UNLOCKED = 1.2
 #: In process: rounds of calls, and calls a round.
 IN_PROCESS_ROUNDS = 9
 IN_PROCESS_CALLS = 1000
-
-
-def project_app(env):
-    """This project's app as `pserve production.ini` builds it, with
-    ``env`` in the environment while it is built."""
-    from pyramid.paster import get_appsettings
-
-    from tutorial import main as tutorial_main
-
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
-        return tutorial_main({}, **get_appsettings(
-            os.path.join(PROJECT, 'production.ini')))
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def in_process_costs(apps):
@@ -171,10 +153,11 @@ def main():
             envs[STORES[store]]['TUTORIAL_REDIS_URL'] = redis.url
         if 'redis-unlocked' in stores:
             envs['unlocked']['TUTORIAL_REDIS_SESSION_LOCK'] = 'false'
-        from bench.apps import step
+        from bench.apps import flask_app, step
 
         apps = {'step': step.main()}
         apps.update((name, project_app(env)) for name, env in envs.items())
+        apps['flask'] = flask_app.app
         print('in process: %d rounds of %d calls' % (
             IN_PROCESS_ROUNDS, IN_PROCESS_CALLS), file=sys.stderr)
         costs = in_process_costs(apps)
@@ -227,8 +210,29 @@ def serve_and_measure(args, envs, secret):
     return runs, len(page)
 
 
+def app_charts(costs, figures=None):
+    """The app table's figures drawn: each app's cost in process, and
+    (from wrk's runs) its requests a second, for a returning visitor;
+    the charts' paths."""
+    order = [name for name in SERVERS if (name, 'returning') in costs]
+    paths = [write_chart(
+        'in-process', 'In process, a returning visitor\'s GET /',
+        'microseconds a request (less is better)',
+        [(NAMES[name].strip(), costs[(name, 'returning')])
+         for name in order])]
+    if figures:
+        paths.append(write_chart(
+            'app-servers', 'Each app on one waitress, a returning visitor',
+            'requests a second (more is better)',
+            [(NAMES[name].strip(), figures[(name, 'returning')][0])
+             for name in SERVERS if (name, 'returning') in figures]))
+    return paths
+
+
 def report(runs, costs, args, page_size):
     figures = {key: median_run(value) for key, value in runs.items()}
+    for path in app_charts(costs, figures):
+        print('chart: %s' % path)
     print('%d connections, %d rounds of %d s, page of %d bytes, on %d cores'
           % (args.connections, args.rounds, args.seconds, page_size,
              os.cpu_count()))

@@ -181,7 +181,7 @@ def test_a_demoted_endpoint_costs_503s_and_pages_return(capsys):
 
 def served_by(ini, env):
     """``ini``'s app with sessions in the Redis of ``env``: redis.ini on
-    waitress, or production.ini on its granian workers."""
+    waitress, or production.ini on its uWSGI workers."""
     if ini == 'production.ini':
         env = dict(env, TUTORIAL_SESSION_STORE='redis',
                    TUTORIAL_SESSION_SECRET=PRODUCTION_SECRET)

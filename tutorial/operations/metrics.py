@@ -15,7 +15,7 @@ GET /metrics answers in Prometheus's text format (prometheus_client):
   requests off;
 - the processes' own: memory, CPU, open files.
 
-Under production's granian workers, prometheus_client's multiprocess mode
+Under production's uWSGI workers, prometheus_client's multiprocess mode
 adds up every worker's numbers: tutorial/server/workers.py makes the folder it
 needs (PROMETHEUS_MULTIPROC_DIR) before any worker starts, and removes it
 when pserve stops. Under waitress's one process, the numbers are that

@@ -5,7 +5,7 @@ for a free thread. That is worth knowing (the server is saturated), but
 under load it is once a request. With ``tutorial.queue_warning_interval``
 set (seconds), the first warning is logged, then at most one each
 interval, saying how many it stands for and how deep the queue got.
-(Production serves on granian, whose workers queue nothing in Python;
+(Production serves on uWSGI, whose workers queue nothing in Python;
 development and redis.ini keep waitress, as the tutorial does.)
 """
 import logging

@@ -1,9 +1,12 @@
 """Beyond the step: what a proxy in front says about a request, believed
 from that proxy alone.
 
-waitress does this itself (its trusted_proxy settings); production's
-granian does not, so this WSGI middleware does it for any server, taking
-waitress's settings by the same names, from [server:main]:
+waitress does this itself (its trusted_proxy settings); uWSGI does not,
+so this WSGI middleware does it for production, taking waitress's
+settings by the same names, from [server:main]. (waitress's own
+proxy_headers_middleware answers a forwarded header it cannot read with
+a plain-text 400 of its own, without the app's page or security headers;
+this one answers with the app's.)
 
 - ``trusted_proxy``: the proxy's addresses, separated by spaces;
 - ``trusted_proxy_count``: how many proxies stand in front, each adding

@@ -97,6 +97,12 @@ def server_factory(global_conf, **server_settings):
     """The paste.server_factory: [server:main]'s settings checked as pserve
     reads them, before the app is loaded, each refused in one line; then
     the server, which uWSGI runs."""
+    try:
+        import pyuwsgi  # noqa: F401
+    except ImportError:
+        refuse('[server:main] uses uWSGI, which is not installed (it does '
+               'not run on Windows): serve with waitress there (use = '
+               'egg:waitress#main), as development.ini does')
     unknown = sorted(set(server_settings) - set(KEYS))
     if unknown:
         refuse('[server:main] has %s, which uWSGI does not take here (it '
@@ -143,6 +149,11 @@ class Runner:
         return [
             sys.executable, '-c', 'import pyuwsgi; pyuwsgi.run()',
             '--http11-socket', listen,
+            # one request a connection: a worker thread holds a kept-alive
+            # connection between its requests, so a few clients that keep
+            # theirs (one session's flood) would hold every thread; closed,
+            # every connection waits its turn at the one listening socket
+            '--add-header', 'Connection: close',
             '--master', '--master-fifo', fifo,
             '--processes', str(options['workers']),
             '--threads', str(options['threads']),

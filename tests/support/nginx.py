@@ -54,7 +54,8 @@ class Nginx:
             TUTORIAL_TLS_CERT=certificates[server],
             TUTORIAL_TLS_KEY=certificates[server + '_key'],
             TUTORIAL_APP='127.0.0.1:%d' % app.port,
-            TUTORIAL_STATIC=os.path.join(PROJECT, 'tutorial', 'pages', 'static'))
+            TUTORIAL_STATIC=os.path.join(PROJECT, 'tutorial', 'pages',
+                                         'static'))
         with open(os.path.join(self.dir, 'tutorial.conf'), 'w') as f:
             f.write(self.site)
         self.config = os.path.join(self.dir, 'nginx.conf')

@@ -9,7 +9,7 @@ import time
 from .cookies import count_on
 
 
-def page(connection, path='/', cookie=None):
+def one_page(connection, path='/', cookie=None):
     """One page on ``connection``, which it closes: its status, the count
     shown, and the cookie to keep."""
     try:
@@ -41,7 +41,7 @@ class Visitor(threading.Thread):
     def run(self):
         while not self.stopping.is_set():
             try:
-                status, count, cookie = page(self.connect(), '/',
+                status, count, cookie = one_page(self.connect(), '/',
                                              self.cookie)
             except (OSError, http.client.HTTPException):
                 self.statuses.append('connection lost')
@@ -121,7 +121,7 @@ def connection(port):
 def visit(port, path='/', cookie=None):
     """One page on a connection of its own: its status, the count shown,
     and the cookie to keep."""
-    return page(connection(port), path, cookie)
+    return one_page(connection(port), path, cookie)
 
 
 #: How many connections load() opens, and how long it may take in all.

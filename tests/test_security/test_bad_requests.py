@@ -14,7 +14,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from webob import Request
 from webob.cookies import parse_cookie
 
-from tutorial.security.request_guard import PARSED_COOKIES, PLAIN_COOKIES, read_cookies
+from tutorial.security.request_guard import (
+    PARSED_COOKIES,
+    PLAIN_COOKIES,
+    read_cookies,
+    )
 
 from tests.support.bad_input import (
     BAD_FORMS,

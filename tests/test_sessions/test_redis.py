@@ -81,7 +81,7 @@ def test_two_pserve_processes_share_the_sessions_in_redis(redis_server,
 
 
 def test_the_redis_url_comes_from_the_environment_then_the_settings():
-    from tutorial.sessions.redis.settings import DEFAULT_REDIS_URL, redis_url
+    from tutorial.sessions.redis.topology import DEFAULT_REDIS_URL, redis_url
 
     setting = {'tutorial.redis_url': 'redis://setting:6379/1'}
     environ = {'TUTORIAL_REDIS_URL': 'redis://environ:6379/2'}

@@ -16,10 +16,10 @@ GET /metrics answers in Prometheus's text format (prometheus_client):
 - the processes' own: memory, CPU, open files.
 
 Under production's uWSGI workers, prometheus_client's multiprocess mode
-adds up every worker's numbers: tutorial/server/workers.py makes the folder it
-needs (PROMETHEUS_MULTIPROC_DIR) before any worker starts, and removes it
-when pserve stops. Under waitress's one process, the numbers are that
-process's. /metrics, /healthz and /readyz count as no request.
+adds up every worker's numbers: tutorial/server/runner.py makes the
+folder it needs (PROMETHEUS_MULTIPROC_DIR) before any worker starts, and
+removes it when pserve stops. Under waitress's one process, the numbers
+are that process's. /metrics, /healthz and /readyz count as no request.
 """
 import os
 import time

@@ -6,3 +6,4 @@ own short pages for errors."""
 def includeme(config):
     config.include('.flash')
     config.include('.errors')
+    config.include('.static_files')

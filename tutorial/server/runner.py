@@ -41,6 +41,7 @@ master is told (SIGINT, from the kernel) and takes its workers with it.
 """
 import atexit
 import ctypes
+import importlib.util
 import json
 import logging
 import os
@@ -97,9 +98,7 @@ def server_factory(global_conf, **server_settings):
     """The paste.server_factory: [server:main]'s settings checked as pserve
     reads them, before the app is loaded, each refused in one line; then
     the server, which uWSGI runs."""
-    try:
-        import pyuwsgi  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec('pyuwsgi') is None:
         refuse('[server:main] uses uWSGI, which is not installed (it does '
                'not run on Windows): serve with waitress there (use = '
                'egg:waitress#main), as development.ini does')

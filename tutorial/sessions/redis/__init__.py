@@ -9,7 +9,7 @@ setting ``tutorial.redis_url``), or the sentinels or a cluster; redis-py
 builds the client, and this package adds what a deployed store needs. Its
 files, one concern each:
 
-- settings: where Redis is (URL, topology), and the one-line refusal;
+- topology: where Redis is (URL, topology), and the one-line refusal;
 - redaction: no password in any line;
 - causes: what went wrong, in a few words;
 - timeouts: how long Redis may take, and how long the breaker rests;
@@ -19,7 +19,7 @@ files, one concern each:
 - commands: a lock per session around its read and its save;
 - startup: the question asked once at start;
 - factory: the session factory;
-- unavailable: the 503 page and the log of failures.
+- unavailable: the 503 and 429 pages, and the log of failures.
 """
 import functools
 
@@ -40,7 +40,7 @@ from .causes import STORE_ERRORS, cause_of
 from .clients import redis_client
 from .factory import redis_session_factory
 from .redaction import scrubbed
-from .settings import redis_url
+from .topology import redis_url
 from .unavailable import (
     FailureLog,
     StoreUnavailable,

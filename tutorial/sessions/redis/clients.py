@@ -27,16 +27,16 @@ from ...config.settings import bool_setting
 from .breaker import breaker_pool_class, with_breakers
 from .commands import SessionCommands
 from .redaction import masked
-from .settings import (
+from .startup import check_at_start
+from .timeouts import TIMEOUTS
+from .topology import (
     read_url,
     redis_topology,
     redis_url,
-    refuse,
+    refuse_url,
     sentinel_addresses,
     sentinel_service,
     )
-from .startup import check_at_start
-from .timeouts import TIMEOUTS
 
 #: redis-py retries three times by default, with pauses between: once is
 #: the Breaker's. (The cluster client takes this for itself, and makes
@@ -82,8 +82,8 @@ def sentinel_client(settings, url, options):
     service = sentinel_service(settings)
     connection_class = options.pop('connection_class', Connection)
     if not issubclass(connection_class, (Connection, SSLConnection)):
-        refuse(settings, url, 'sentinels name masters by host and port, '
-               'so the URL must be redis:// or rediss://')
+        refuse_url(settings, url, 'sentinels name masters by host and '
+                   'port, so the URL must be redis:// or rediss://')
     for name in ('host', 'port'):
         options.pop(name, None)
     tls = issubclass(connection_class, SSLConnection)
@@ -132,10 +132,10 @@ def cluster_client(settings, url, options):
     """A client of the cluster the URL names one node of."""
     connection_class = options.get('connection_class', Connection)
     if not issubclass(connection_class, (Connection, SSLConnection)):
-        refuse(settings, url, 'a cluster is reached by host and port, so '
-               'the URL must be redis:// or rediss://')
+        refuse_url(settings, url, 'a cluster is reached by host and '
+                   'port, so the URL must be redis:// or rediss://')
     if options.get('db', 0) != 0:
-        refuse(settings, url, 'a cluster has only database 0')
+        refuse_url(settings, url, 'a cluster has only database 0')
     return ClusterClient(url)
 
 

@@ -19,7 +19,7 @@ from redis.exceptions import (
 from .causes import STORE_ERRORS, cause_of, chain, first_line, \
     is_auth_failure
 from .redaction import masked, scrubbed
-from .settings import refuse, url_source
+from .topology import refuse_url, url_source
 from .timeouts import REDIS_TIMEOUT
 
 log = logging.getLogger(__name__)
@@ -116,12 +116,12 @@ def check_at_start(settings, get_client, url, options, probe=True):
         # refuses options it does not take (ssl_* on a redis:// URL)
         hint = ': ssl_* options need a rediss:// URL' \
             if 'ssl' in str(e) and not url.startswith('rediss:') else ''
-        refuse(settings, url, 'redis-py cannot use it (%s)%s'
+        refuse_url(settings, url, 'redis-py cannot use it (%s)%s'
                % (first_line(e), hint))
     except STORE_ERRORS as e:
         problem = misconfiguration(e, options, probe)
         if problem:
-            refuse(settings, url, problem)
+            refuse_url(settings, url, problem)
         log.warning(scrubbed(
             'Redis at %s (%s) is not answering yet (%s): pages answer 503 '
             'until it does' % (masked(url), url_source(settings),

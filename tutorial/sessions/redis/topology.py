@@ -39,7 +39,7 @@ def url_source(settings, environ=os.environ):
     return '%s (not set: the default)' % REDIS_URL_ENV
 
 
-def refuse(settings, url, problem):
+def refuse_url(settings, url, problem):
     """Stop the app with one line naming the setting and the problem."""
     refuse_setting(scrubbed('%s is %s: %s' % (
         url_source(settings), masked(url), problem), url))
@@ -50,7 +50,8 @@ def read_url(settings, url):
     try:
         return parse_url(url)
     except (ValueError, TypeError, RedisError) as e:
-        refuse(settings, url, 'redis-py cannot read it (%s)' % first_line(e))
+        refuse_url(settings, url,
+                   'redis-py cannot read it (%s)' % first_line(e))
 
 
 def redis_topology(settings):

@@ -80,3 +80,22 @@ def test_a_flood_of_one_session_gets_429_at_once_and_counts_stay_exact(
             assert seconds < LOCK_WAIT
     # every page served was counted, and none twice
     assert after == before + 1 + statuses.count(200)
+
+
+def test_a_crowded_session_is_turned_away_before_the_app_works(
+        app_from_ini, redis_server, redis, monkeypatch):
+    # while one of its requests waits for the lock in this process, the
+    # next is answered at once, without reading or writing the session
+    from tests.support.wsgi import wsgi_request
+
+    app = app_from_ini('redis.ini', TUTORIAL_REDIS_URL=redis_server.url)
+    status, cookie, body = wsgi_request(app, 'GET', '/')
+    (key,) = redis.keys('*')
+    before = redis.get(key)
+    monkeypatch.setitem(WAITING, key.decode(), MAX_WAITING)
+    status, kept, body = wsgi_request(app, 'GET', '/', cookie)
+    assert status.startswith('429')
+    assert b'Your session is busy' in body
+    assert redis.get(key) == before and redis.keys('*') == [key]
+    monkeypatch.delitem(WAITING, key.decode())
+    assert wsgi_request(app, 'GET', '/', cookie)[0] == '200 OK'

@@ -42,6 +42,7 @@ from .factory import redis_session_factory
 from .redaction import scrubbed
 from .topology import redis_url
 from .unavailable import (
+    BUSY_TWEEN,
     FailureLog,
     StoreUnavailable,
     StoreUnavailableMiddleware,
@@ -62,9 +63,13 @@ def readiness(get_client, url):
 def includeme(config):
     settings = config.get_settings()
     get_client, where = redis_client(settings)
-    replace_session_factory(config,
-                            redis_session_factory(settings, get_client))
+    factory = redis_session_factory(settings, get_client)
+    replace_session_factory(config, factory)
     unavailable = StoreUnavailable(FailureLog(where))
+    config.registry[BUSY_TWEEN] = (factory.key_of, unavailable)
+    config.add_tween(
+        'tutorial.sessions.redis.unavailable.busy_tween_factory',
+        under='tutorial.security.request_guard.request_guard_tween_factory')
     for error in STORE_ERRORS:
         config.add_exception_view(unavailable, context=error)
     add_middleware(config, 'session store', functools.partial(

@@ -70,17 +70,22 @@ WAITING = {}
 WAITING_LOCK = threading.Lock()
 
 
+def crowded(name):
+    """Whether MAX_WAITING requests of session ``name`` wait for its lock
+    in this process already."""
+    return WAITING.get(name, 0) >= MAX_WAITING
+
+
 @contextlib.contextmanager
 def place_to_wait(name):
     """A place among the requests that wait for session ``name``'s lock
     in this process, or SessionBusy at once when they are MAX_WAITING
     already."""
     with WAITING_LOCK:
-        waiting = WAITING.get(name, 0)
-        if waiting >= MAX_WAITING:
+        if crowded(name):
             raise SessionBusy('%d of its requests wait for its lock here '
-                              'already' % waiting)
-        WAITING[name] = waiting + 1
+                              'already' % WAITING[name])
+        WAITING[name] = WAITING.get(name, 0) + 1
     try:
         yield
     finally:

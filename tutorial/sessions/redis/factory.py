@@ -78,4 +78,13 @@ def redis_session_factory(settings, get_client):
             except ValueError:
                 pass  # not signed by any accepted secret: a new session
         return session
+
+    def key_of(cookie):
+        """The Redis key a session cookie names, or None if it names
+        none."""
+        try:
+            return signer.loads(cookie.encode('ascii'))
+        except (ValueError, UnicodeError):
+            return None
+    session_factory.key_of = key_of
     return session_factory

@@ -7,6 +7,7 @@ from ...operations.metrics import STORE_FAILURES, UNAVAILABLE, cause_label
 from ...pages.errors import html_response, message_page
 from ...security.headers import add_security_headers, security_headers
 from .causes import STORE_ERRORS, SessionBusy, cause_of
+from .commands import MAX_WAITING, WAITING, crowded
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +40,14 @@ class FailureLog:
         if due is None:
             return
         more = due[0] - 1
+        # a busy session is one visitor's; Redis is fine
+        what = 'a session is busy' if isinstance(exc, SessionBusy) \
+            else 'sessions unavailable'
         if more:
-            log.warning('sessions unavailable: Redis at %s: %s (and %d more '
-                        'such in %d s)', self.where, cause, more,
-                        self.interval)
+            log.warning('%s: Redis at %s: %s (and %d more such in %d s)',
+                        what, self.where, cause, more, self.interval)
         else:
-            log.warning('sessions unavailable: Redis at %s: %s',
-                        self.where, cause)
+            log.warning('%s: Redis at %s: %s', what, self.where, cause)
 
 
 class StoreUnavailable:
@@ -68,6 +70,31 @@ class StoreUnavailable:
         response = html_response(UNAVAILABLE_PAGE, 503)
         response.retry_after = 5
         return response
+
+
+#: Where the store leaves what the busy tween needs: the key a session
+#: cookie names, and the 429 page's view.
+BUSY_TWEEN = 'tutorial.sessions.redis.busy_tween'
+
+
+def busy_tween_factory(handler, registry):
+    """Turns away at once a request of a session that has MAX_WAITING
+    requests waiting for its lock in this process already, with the 429
+    page the wait would end in, before the app does any work for it. (The
+    wait itself counts its places under a lock: this is the cheap way
+    out, tried only while some session waits at all.)"""
+    key_of, busy = registry[BUSY_TWEEN]
+
+    def busy_tween(request):
+        if WAITING:
+            cookie = request.cookies.get('session')
+            key = key_of(cookie) if cookie else None
+            if key is not None and crowded(key):
+                return busy(SessionBusy(
+                    '%d of its requests wait for its lock here already'
+                    % MAX_WAITING), request)
+        return handler(request)
+    return busy_tween
 
 
 class StoreUnavailableMiddleware:

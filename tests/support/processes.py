@@ -57,8 +57,8 @@ def children(pid):
     try:
         with open('/proc/%d/task/%d/children' % (pid, pid)) as f:
             return [int(child) for child in f.read().split()]
-    except FileNotFoundError:
-        return []
+    except (FileNotFoundError, ProcessLookupError):
+        return []  # it has ended
 
 
 def descendants(pid):
@@ -82,8 +82,8 @@ def workers(pid):
         try:
             with open('/proc/%d/cmdline' % process, 'rb') as f:
                 command = f.read()
-        except FileNotFoundError:
-            continue
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it ended as it was read
         if b'resource_tracker' not in command \
                 and b'forkserver' not in command:
             found.append(process)
@@ -97,7 +97,7 @@ def rss_kb(pid):
             for line in f:
                 if line.startswith('VmRSS:'):
                     return int(line.split()[1])
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         pass
     return 0
 

@@ -195,8 +195,9 @@ class Runner:
                 # comes to this process alone, which tells the master
                 start_new_session=True)
             os.close(log_fd)
-            relay = threading.Thread(target=relay_lines,
-                                     args=(master.stdout,), daemon=True)
+            self.reload_asked = None
+            relay = threading.Thread(target=relay_lines, args=(
+                master.stdout, self.saw), daemon=True)
             relay.start()
             self.handle_signals(master, fifo)
             log.info('Serving on http://%s:%d with %d workers of %d '
@@ -207,6 +208,8 @@ class Runner:
             code = self.wait(master)
             relay.join(5)
         finally:
+            if getattr(self, 'fifo_fd', None) is not None:
+                os.close(self.fifo_fd)
             shutil.rmtree(folder, ignore_errors=True)
         if code:
             sys.exit(code)
@@ -222,6 +225,9 @@ class Runner:
                 return master.wait(0.5)
             except subprocess.TimeoutExpired:
                 pass
+            asked = self.reload_asked
+            if asked is not None and time.monotonic() - asked > 1:
+                self.restart_workers()
             if self.stop_by is not None \
                     and time.monotonic() > self.stop_by:
                 master.send_signal(signal.SIGINT)
@@ -229,6 +235,7 @@ class Runner:
 
     def handle_signals(self, master, fifo):
         self.stop_by = None
+        self.fifo_fd = None
 
         def stop(signum, frame):
             if self.stop_by is None:
@@ -236,26 +243,37 @@ class Runner:
                     + self.options['graceful_timeout'] + 1
             self.tell(master, fifo, STOP)
 
-        def restart_workers(signum, frame):
+        def restart_workers(signum=None, frame=None):
+            self.reload_asked = time.monotonic()
             self.tell(master, fifo, CHAIN_RELOAD)
+        self.restart_workers = restart_workers
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, restart_workers)
 
+    def saw(self, line):
+        """What the master said: a chain reload asked for has begun to
+        replace a worker. (Asked for while the workers are still loading
+        the app, the master ends it at once, replacing none: so until one
+        is replaced it is asked for again, each second.)"""
+        if 'chain next victim' in line:
+            self.reload_asked = None
+
     def tell(self, master, fifo, command):
         """Write ``command`` to the master's FIFO, once it has made it; a
         stop sent before that (or to a master that no longer reads) ends
-        it at once instead."""
+        it at once instead.
+
+        The FIFO is opened once and kept open: the master reopens it each
+        time its last writer closes it, and a command written in between
+        would find no reader and be lost."""
         try:
-            descriptor = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            if self.fifo_fd is None:
+                self.fifo_fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            os.write(self.fifo_fd, command)
         except OSError:
             if command == STOP and master.poll() is None:
                 master.send_signal(signal.SIGINT)
-            return
-        try:
-            os.write(descriptor, command)
-        finally:
-            os.close(descriptor)
 
 
 def die_with_parent():
@@ -275,13 +293,15 @@ WARNING_WORDS = ('DAMN', 'died', 'NO MERCY', 'too much time', 'error',
                  'Error', 'unable', 'invalid')
 
 
-def relay_lines(stream):
+def relay_lines(stream, saw):
     """uWSGI's own lines, each through this process's logging, at a level
-    that fits: the ini file's logging decides what is shown."""
+    that fits (the ini file's logging decides what is shown), and each
+    shown to ``saw``."""
     uwsgi_log = logging.getLogger(__name__ + '.uwsgi')
     for raw in stream:
         line = raw.decode('utf-8', 'replace').rstrip()
         if line:
+            saw(line)
             level = logging.WARNING if any(
                 word in line for word in WARNING_WORDS) else logging.DEBUG
             uwsgi_log.log(level, '%s', line)

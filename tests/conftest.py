@@ -14,7 +14,6 @@ from tests.support.redis_servers import RedisServer
 from tests.support.tls import make_certificates
 
 
-
 @pytest.fixture
 def ini_file():
     """The ini file the app is built from, as `pserve` would use it."""

@@ -42,7 +42,7 @@ class Visitor(threading.Thread):
         while not self.stopping.is_set():
             try:
                 status, count, cookie = one_page(self.connect(), '/',
-                                             self.cookie)
+                                                 self.cookie)
             except (OSError, http.client.HTTPException):
                 self.statuses.append('connection lost')
                 continue

@@ -25,9 +25,10 @@ def probe(environ, start_response):
 def make(global_config, **settings):
     """The probe, as PasteDeploy builds an app; with a registry, as the
     servers' own layers expect of the app they wrap."""
-    app = wsgiref.validate.validator(probe)
-    registry = Registry('probe')
-    registry.settings = settings
-    wrapped = lambda environ, start_response: app(environ, start_response)
-    wrapped.registry = registry
-    return wrapped
+    validated = wsgiref.validate.validator(probe)
+
+    def app(environ, start_response):
+        return validated(environ, start_response)
+    app.registry = Registry('probe')
+    app.registry.settings = settings
+    return app

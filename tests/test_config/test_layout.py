@@ -33,7 +33,7 @@ def imported_modules(path, package):
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split('.')[:len(package.split('.'))
-                                           - node.level + 1]
+                                          - node.level + 1]
                 found.append('.'.join(base + ([node.module]
                                               if node.module else [])))
             else:

@@ -13,7 +13,6 @@ from tutorial.config.settings import (
 from tests.support.servers import Server
 
 
-
 # the environment wins over the ini file, which wins over the default;
 # an empty value counts as unset
 @pytest.mark.parametrize('environ, settings, expected', [

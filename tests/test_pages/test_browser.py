@@ -18,7 +18,6 @@ from tests.support.project import PROJECT
 from tests.support.servers import Server
 
 
-
 @pytest.fixture
 def server():
     with Server('development.ini') as server:

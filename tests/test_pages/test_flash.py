@@ -17,7 +17,6 @@ from tutorial.pages.flash import (
 from tests.support.cookies import count_on, forge_cookie, session_in
 
 
-
 def csrf_token_on(page):
     return page.forms[0]['csrf_token'].value
 

@@ -106,7 +106,7 @@ def test_every_page_passes_an_accessibility_audit(open_page, server,
 
 
 def test_no_page_logs_a_console_error_under_the_strict_policy(open_page,
-                                                               server):
+                                                              server):
     page = open_page()
     errors = []
 

@@ -34,7 +34,6 @@ from tests.support.cookies import (
     )
 
 
-
 def visitor(app, cookie=None):
     """A client with no cookie jar: WebTest's jar cannot hold requests
     for paths that are not UTF-8, so the cookie goes in by hand."""
@@ -65,7 +64,7 @@ def test_a_path_or_query_that_is_not_utf8_gets_a_400_page(any_app, path):
 @pytest.mark.parametrize('content_type, body', BAD_FORMS,
                          ids=[ct or 'no-type' for ct, _ in BAD_FORMS])
 def test_a_form_that_cannot_be_read_gets_a_400_page(any_app, content_type,
-                                                     body):
+                                                    body):
     client = visitor(any_app)
     client.get('/')
     response = client.post('/reset', body, expect_errors=True,
@@ -113,7 +112,7 @@ def test_a_session_time_too_large_for_a_float_starts_a_new_session(testapp):
 
 @pytest.mark.parametrize('path, status', [('/', 200), ('/nowhere', 404)])
 def test_wide_flash_messages_never_make_a_cookie_too_large(testapp, path,
-                                                          status):
+                                                           status):
     # three messages of 200 characters each fit a limit on characters, but
     # not the cookie once JSON writes each character as \uXXXX
     wide = ['\u00e9\u4e2d\U0001f600' * 66] * 3
@@ -226,7 +225,7 @@ def test_any_signed_session_payload_gets_a_page(app, payload):
 @EXAMPLES
 @given(strays=st.lists(stray_cookies, max_size=3), before=st.booleans())
 def test_any_stray_cookie_beside_a_session_keeps_the_count(app, strays,
-                                                          before):
+                                                           before):
     session = 'session=' + forge_cookie({'counter': 41})
     # a stray cookie of the same name as the session's would replace it
     strays = [s for s in strays if not s.startswith('session=')]

@@ -120,7 +120,7 @@ def test_reset_with_a_stray_cookie_and_the_token_is_a_303(production):
     (b'Accept-Language', b'fr-\xe9, en;q=0.5'),
 ])
 def test_a_header_reaches_the_app_as_its_latin_1_bytes(probe, name,
-                                                        value):
+                                                       value):
     key = 'HTTP_' + name.decode().upper().replace('-', '_')
     assert seen(probe, b'%s: %s\r\n' % (name, value))[key] == value
 

@@ -65,7 +65,7 @@ def test_a_restart_and_a_second_process_continue_the_count(
 
 
 def test_two_pserve_processes_share_the_sessions_in_redis(redis_server,
-                                                         redis):
+                                                          redis):
     env = {'TUTORIAL_REDIS_URL': redis_server.url}
     with Server('redis.ini', env=env) as a, Server('redis.ini', env=env) as b:
         cookie = None
@@ -169,7 +169,7 @@ def test_a_session_id_naming_a_key_of_another_type_starts_again(
     b'{"m": {"counter": 5}, "c": 1e999, "v": 1}',
 ], ids=lambda data: repr(data)[:30])
 def test_data_in_redis_that_is_not_a_session_starts_again(testapp, redis,
-                                                           data):
+                                                          data):
     testapp.get('/')
     (key,) = redis.keys('*')
     redis.set(key, data)

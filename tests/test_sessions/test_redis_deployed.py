@@ -117,7 +117,7 @@ MISCONFIGURATIONS = [
      'it speaks TLS (rediss://) to a port that speaks plain Redis'),
     ('plain to a TLS port', 'tls',
      lambda redis, other: redis.url.split('?')[0].replace('rediss://',
-                                                           'redis://'),
+                                                          'redis://'),
      'it speaks plain Redis (redis://) to a port that speaks TLS'),
     ('TLS options on a plain URL', 'tls',
      lambda redis, other: redis.url.replace('rediss://', 'redis://'),
@@ -222,7 +222,7 @@ def test_a_tls_error_while_running_is_named(certificates,
 
 @pytest.mark.parametrize('kind', ['tls', 'unix socket'])
 def test_redis_that_hangs_gets_a_quick_503_over_each_kind(capsys, kind,
-                                                         certificates):
+                                                          certificates):
     hanging = redis_server(kind, certificates).start()
     try:
         with Server('redis.ini',

@@ -206,7 +206,7 @@ def test_sentinel_fails_over_with_no_500_and_no_session_lost(ini, capsys):
 @pytest.mark.parametrize('tls', [False, True], ids=['password',
                                                     'password and TLS'])
 def test_sentinels_reach_data_nodes_with_a_password_and_tls(tls,
-                                                          certificates):
+                                                            certificates):
     with Sentinels(password='data-node-password-7Qx',
                    tls=certificates if tls else None) as sentinels, \
             Server('redis.ini', env=sentinels.env) as app:

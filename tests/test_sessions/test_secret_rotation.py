@@ -97,7 +97,7 @@ def test_a_cookie_signed_only_by_a_dropped_secret_starts_again(build):
 
 
 def test_over_redis_the_id_cookie_is_signed_again_too(build, redis_server,
-                                                     monkeypatch):
+                                                      monkeypatch):
     monkeypatch.setenv('TUTORIAL_REDIS_URL', redis_server.url)
     store = {'tutorial.session_store': 'redis'}
     salt = 'pyramid_session_redis.'

@@ -11,7 +11,6 @@ from tutorial.sessions.data import MAX_COUNTER, clean_state
 from tests.support.cookies import count_on, forge_cookie, session_in
 
 
-
 def visit_with(testapp, cookie):
     testapp.set_cookie('session', cookie)
     page = testapp.get('/', status=200)

@@ -59,7 +59,7 @@ def factories_made(monkeypatch):
 
 
 def test_the_steps_own_factory_serves_the_cookie_store(factories_made,
-                                                      app_from_ini):
+                                                       app_from_ini):
     app = app_from_ini('development.ini')
     ((secret, kw, factory),) = factories_made
     assert secret == 'itsaseekreet'

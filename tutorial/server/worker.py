@@ -22,6 +22,7 @@ FOLDED_PAGE = message_page(
     'One of its headers was folded over two lines, which HTTP no longer '
     'allows, so nothing was changed.')
 
+
 class RequestHeaders:
     """WSGI middleware for what uWSGI's HTTP parser passes on as it found
     it: a header folded over two lines (RFC 9112 forbids it; waitress

@@ -117,7 +117,7 @@ def check_at_start(settings, get_client, url, options, probe=True):
         hint = ': ssl_* options need a rediss:// URL' \
             if 'ssl' in str(e) and not url.startswith('rediss:') else ''
         refuse_url(settings, url, 'redis-py cannot use it (%s)%s'
-               % (first_line(e), hint))
+                   % (first_line(e), hint))
     except STORE_ERRORS as e:
         problem = misconfiguration(e, options, probe)
         if problem:

@@ -53,7 +53,7 @@ import tempfile
 import threading
 import time
 
-from ..config.settings import host_and_port, int_setting, refuse
+from ..config.settings import host_and_port, int_setting, refuse, setting
 from ..operations import MULTIPROC_ENV
 from .proxy_headers import proxy_settings
 
@@ -106,7 +106,8 @@ def server_factory(global_conf, **server_settings):
     if unknown:
         refuse('[server:main] has %s, which uWSGI does not take here (it '
                'takes: %s)', ', '.join(unknown), ', '.join(KEYS))
-    host, port = address(server_settings.get('listen', '127.0.0.1:6543'))
+    host, port = address(setting(server_settings, 'listen',
+                                 default='127.0.0.1:6543'))
     options = {
         'host': host,
         'port': port,
@@ -118,7 +119,7 @@ def server_factory(global_conf, **server_settings):
                                minimum=1),
         'graceful_timeout': int_setting(server_settings, 'graceful_timeout',
                                         default=5, minimum=1),
-        'ident': server_settings.get('ident', ''),
+        'ident': setting(server_settings, 'ident'),
         'proxy': proxy_settings(server_settings),
     }
     # prometheus_client adds up the workers' metrics from files in this

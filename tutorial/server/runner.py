@@ -166,10 +166,10 @@ class Runner:
             '--reload-mercy', str(options['graceful_timeout']),
             # workers go when their master goes, however it went
             '--no-orphans',
-            # a worker that stops leaves without finalizing Python, which
-            # on Python 3.13 and later can wait for good on the threads
-            # uWSGI made, until the master kills it (uWSGI #2480, #2659)
-            '--skip-atexit-teardown',
+            # a worker that stops leaves without Python's atexit hooks and
+            # finalization, which on Python 3.13 wait for the threads
+            # uWSGI made until the master kills the worker (uWSGI #2480)
+            '--skip-atexit', '--skip-atexit-teardown',
             # the app logs what matters through the ini file's logging;
             # a line per request is the proxy's to write
             '--disable-logging',

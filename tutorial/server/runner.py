@@ -139,6 +139,9 @@ class Runner:
     def __init__(self, global_conf, options):
         self.global_conf = dict(global_conf)
         self.options = options
+        # what the signal handlers and the master's lines tell the loop
+        self.reload_asked = self.stop_by = self.fifo_fd = None
+        self.stopping = False
 
     def command(self, fifo):
         """The uWSGI master's command line."""
@@ -200,7 +203,6 @@ class Runner:
                 # comes to this process alone, which tells the master
                 start_new_session=True)
             os.close(log_fd)
-            self.reload_asked = None
             relay = threading.Thread(target=relay_lines, args=(
                 master.stdout, self.saw), daemon=True)
             relay.start()
@@ -213,7 +215,7 @@ class Runner:
             code = self.wait(master)
             relay.join(5)
         finally:
-            if getattr(self, 'fifo_fd', None) is not None:
+            if self.fifo_fd is not None:
                 os.close(self.fifo_fd)
             shutil.rmtree(folder, ignore_errors=True)
         if code:
@@ -239,10 +241,8 @@ class Runner:
                 self.stop_by = None
 
     def handle_signals(self, master, fifo):
-        self.stop_by = None
-        self.fifo_fd = None
-
         def stop(signum, frame):
+            self.stopping = True
             if self.stop_by is None:
                 self.stop_by = time.monotonic() \
                     + self.options['graceful_timeout'] + 1
@@ -257,12 +257,21 @@ class Runner:
         signal.signal(signal.SIGHUP, restart_workers)
 
     def saw(self, line):
-        """What the master said: a chain reload asked for has begun to
-        replace a worker. (Asked for while the workers are still loading
-        the app, the master ends it at once, replacing none: so until one
-        is replaced it is asked for again, each second.)"""
+        """What the master said, and the level to log it at.
+
+        A chain reload asked for has begun to replace a worker. (Asked
+        for while the workers are still loading the app, the master ends
+        it at once, replacing none: so until one is replaced it is asked
+        for again, each second.) And a worker killed at the graceful
+        timeout, once a stop was asked for, is what the timeout is for
+        (a worker still loading the app when the stop came is one): it is
+        said, not warned of."""
         if 'chain next victim' in line:
             self.reload_asked = None
+        if self.stopping and 'NO MERCY' in line:
+            return logging.INFO
+        return logging.WARNING if any(
+            word in line for word in WARNING_WORDS) else logging.DEBUG
 
     def tell(self, master, fifo, command):
         """Write ``command`` to the master's FIFO, once it has made it; a
@@ -299,15 +308,11 @@ WARNING_WORDS = ('DAMN', 'died', 'NO MERCY', 'too much time', 'error',
 
 
 def relay_lines(stream, saw):
-    """uWSGI's own lines, each through this process's logging, at a level
-    that fits (the ini file's logging decides what is shown), and each
-    shown to ``saw``."""
+    """uWSGI's own lines, each through this process's logging at the level
+    ``saw`` gives it (the ini file's logging decides what is shown)."""
     uwsgi_log = logging.getLogger(__name__ + '.uwsgi')
     for raw in stream:
         line = raw.decode('utf-8', 'replace').rstrip()
         if line:
-            saw(line)
-            level = logging.WARNING if any(
-                word in line for word in WARNING_WORDS) else logging.DEBUG
-            uwsgi_log.log(level, '%s', line)
+            uwsgi_log.log(saw(line), '%s', line)
     stream.close()

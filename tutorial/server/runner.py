@@ -223,10 +223,10 @@ class Runner:
 
     def wait(self, master):
         """The master's exit status, once it has stopped. Told to stop, it
-        has the graceful timeout and a second: uWSGI's graceful stop
-        passes over a worker still loading the app when it came, and
-        waits for it for good, so then the master is told to stop at once
-        (SIGINT)."""
+        has the graceful timeout and a second, then is told to stop at
+        once (SIGINT): uWSGI's graceful stop passes over a worker still
+        loading the app when it came, and then waits on it. A restart
+        asked for and not yet begun is asked for again, each second."""
         while True:
             try:
                 return master.wait(0.5)

@@ -24,7 +24,7 @@ own commands, written to its FIFO:
   replaced before the next goes, so that some worker always serves.
 
 A worker that dies is replaced by the master. If this process dies, the
-master is told (SIGINT, from the kernel) and takes its workers with it.
+kernel kills the master (SIGKILL), and its workers leave with it.
 
 [server:main] takes:
 
@@ -291,12 +291,14 @@ class Runner:
 
 
 def die_with_parent():
-    """In the master, before it starts: have the kernel send it SIGINT
-    (uWSGI's "stop now") should this process die first."""
+    """In the master, before it starts: have the kernel kill it should
+    this process die first (SIGKILL: a master in the middle of a graceful
+    stop holds SIGINT back, and one was left running so); its workers
+    leave when it goes (--no-orphans)."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not on Linux
         pass
 

@@ -76,6 +76,12 @@ def crowded(name):
     return WAITING.get(name, 0) >= MAX_WAITING
 
 
+def crowded_error():
+    """What a request of a crowded session is turned away with."""
+    return SessionBusy('%d of its requests wait for its lock here already'
+                       % MAX_WAITING)
+
+
 @contextlib.contextmanager
 def place_to_wait(name):
     """A place among the requests that wait for session ``name``'s lock
@@ -83,8 +89,7 @@ def place_to_wait(name):
     already."""
     with WAITING_LOCK:
         if crowded(name):
-            raise SessionBusy('%d of its requests wait for its lock here '
-                              'already' % WAITING[name])
+            raise crowded_error()
         WAITING[name] = WAITING.get(name, 0) + 1
     try:
         yield

@@ -7,7 +7,7 @@ from ...operations.metrics import STORE_FAILURES, UNAVAILABLE, cause_label
 from ...pages.errors import html_response, message_page
 from ...security.headers import add_security_headers, security_headers
 from .causes import STORE_ERRORS, SessionBusy, cause_of
-from .commands import MAX_WAITING, WAITING, crowded
+from .commands import WAITING, crowded, crowded_error
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,7 @@ def busy_tween_factory(handler, registry):
             cookie = request.cookies.get('session')
             key = key_of(cookie) if cookie else None
             if key is not None and crowded(key):
-                return busy(SessionBusy(
-                    '%d of its requests wait for its lock here already'
-                    % MAX_WAITING), request)
+                return busy(crowded_error(), request)
         return handler(request)
     return busy_tween
 

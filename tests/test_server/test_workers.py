@@ -255,6 +255,34 @@ def test_sighup_restarts_the_workers_one_at_a_time_and_pages_go_on():
     assert visitor.counts == list(range(2, 2 + len(visitor.counts)))
 
 
+def test_sighup_replaces_a_worker_still_loading_the_app_too():
+    """A chain reload passes over a worker still loading the app (here
+    one just put in place of a worker killed); the runner asks again once
+    that chain ends, until every worker that ran at the SIGHUP has been
+    replaced."""
+    with Server('production.ini', env=dict(ENV, TUTORIAL_WORKERS='2')) \
+            as server:
+        killed = workers_of(server, 2)[0]
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while True:
+            at_sighup = set(workers(server.process.pid))
+            if len(at_sighup) == 2 and killed not in at_sighup:
+                break
+            assert time.monotonic() < deadline, 'not replaced in 30 s'
+            time.sleep(0.01)
+        os.kill(server.process.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while True:
+            now = set(workers(server.process.pid))
+            if len(now) == 2 and at_sighup.isdisjoint(now):
+                break
+            assert time.monotonic() < deadline, \
+                'still there: %s' % (at_sighup & now)
+            time.sleep(0.05)
+        assert visit(server.port)[0] == 200
+
+
 def test_sigterm_stops_every_process_within_15_s():
     with Server('production.ini', env=dict(ENV, TUTORIAL_WORKERS='2')) \
             as server:

@@ -75,6 +75,11 @@ KEYS = ('listen', 'workers', 'threads', 'backlog', 'graceful_timeout',
 #: What the master's FIFO takes: q stops it gracefully, c restarts the
 #: workers one after another.
 STOP, CHAIN_RELOAD = b'q', b'c'
+#: What the master says as a chain reload goes (uWSGI's words; its
+#: verbose lines begin with the time).
+CHAIN_STARTS = 'chain reload starting'
+CHAIN_VICTIM = 'chain next victim is worker '
+CHAIN_ENDS = 'chain reloading complete'
 
 
 def cores():
@@ -140,8 +145,11 @@ class Runner:
         self.global_conf = dict(global_conf)
         self.options = options
         # what the signal handlers and the master's lines tell the loop
-        self.reload_asked = self.stop_by = self.fifo_fd = None
-        self.stopping = False
+        self.reload_asked = self.stop_by = self.fifo = self.fifo_fd = None
+        self.stopping = self.chain_running = False
+        #: the workers (uWSGI numbers them from 1) a restart asked for
+        #: has yet to replace
+        self.to_replace = set()
 
     def command(self, fifo):
         """The uWSGI master's command line."""
@@ -183,7 +191,7 @@ class Runner:
         ``wsgi_app``, was loaded to check its settings; each worker
         loads its own.)"""
         folder = tempfile.mkdtemp(prefix='tutorial-server-')
-        fifo = os.path.join(folder, 'master.fifo')
+        self.fifo = fifo = os.path.join(folder, 'master.fifo')
         # the workers' own log lines go where this process's go
         log_fd = os.dup(2)
         env = dict(os.environ)
@@ -206,7 +214,7 @@ class Runner:
             relay = threading.Thread(target=relay_lines, args=(
                 master.stdout, self.saw), daemon=True)
             relay.start()
-            self.handle_signals(master, fifo)
+            self.handle_signals(master)
             log.info('Serving on http://%s:%d with %d workers of %d '
                      'threads (uWSGI)', self.options['host'] if ':' not in
                      self.options['host'] else '[%s]' % self.options['host'],
@@ -226,32 +234,35 @@ class Runner:
         has the graceful timeout and a second, then is told to stop at
         once (SIGINT): uWSGI's graceful stop passes over a worker still
         loading the app when it came, and then waits on it. A restart
-        asked for and not yet begun is asked for again, each second."""
+        that has left a worker unreplaced, and no longer runs, is asked
+        for again, each second."""
         while True:
             try:
                 return master.wait(0.5)
             except subprocess.TimeoutExpired:
                 pass
-            asked = self.reload_asked
-            if asked is not None and time.monotonic() - asked > 1:
-                self.restart_workers()
+            if self.to_replace and not self.chain_running \
+                    and not self.stopping \
+                    and time.monotonic() - self.reload_asked > 1:
+                self.reload_asked = time.monotonic()
+                self.tell(master, CHAIN_RELOAD)
             if self.stop_by is not None \
                     and time.monotonic() > self.stop_by:
                 master.send_signal(signal.SIGINT)
                 self.stop_by = None
 
-    def handle_signals(self, master, fifo):
+    def handle_signals(self, master):
         def stop(signum, frame):
             self.stopping = True
             if self.stop_by is None:
                 self.stop_by = time.monotonic() \
                     + self.options['graceful_timeout'] + 1
-            self.tell(master, fifo, STOP)
+            self.tell(master, STOP)
 
-        def restart_workers(signum=None, frame=None):
+        def restart_workers(signum, frame):
+            self.to_replace = set(range(1, self.options['workers'] + 1))
             self.reload_asked = time.monotonic()
-            self.tell(master, fifo, CHAIN_RELOAD)
-        self.restart_workers = restart_workers
+            self.tell(master, CHAIN_RELOAD)
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, restart_workers)
@@ -259,21 +270,27 @@ class Runner:
     def saw(self, line):
         """What the master said, and the level to log it at.
 
-        A chain reload asked for has begun to replace a worker. (Asked
-        for while the workers are still loading the app, the master ends
-        it at once, replacing none: so until one is replaced it is asked
-        for again, each second.) And a worker killed at the graceful
+        Which worker a chain reload replaces, and when it ends: the
+        master passes over a worker still loading the app (one just
+        started, or replaced), so a chain that ends with a worker left
+        is asked for again (wait()). And a worker killed at the graceful
         timeout, once a stop was asked for, is what the timeout is for
         (a worker still loading the app when the stop came is one): it is
         said, not warned of."""
-        if 'chain next victim' in line:
-            self.reload_asked = None
+        if CHAIN_STARTS in line:
+            self.chain_running = True
+        elif CHAIN_ENDS in line:
+            self.chain_running = False
+        elif CHAIN_VICTIM in line:
+            victim = line.split(CHAIN_VICTIM, 1)[1].strip()
+            if victim.isdigit():
+                self.to_replace.discard(int(victim))
         if self.stopping and 'NO MERCY' in line:
             return logging.INFO
         return logging.WARNING if any(
             word in line for word in WARNING_WORDS) else logging.DEBUG
 
-    def tell(self, master, fifo, command):
+    def tell(self, master, command):
         """Write ``command`` to the master's FIFO, once it has made it; a
         stop sent before that (or to a master that no longer reads) ends
         it at once instead.
@@ -283,7 +300,8 @@ class Runner:
         would find no reader and be lost."""
         try:
             if self.fifo_fd is None:
-                self.fifo_fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                self.fifo_fd = os.open(self.fifo,
+                                       os.O_WRONLY | os.O_NONBLOCK)
             os.write(self.fifo_fd, command)
         except OSError:
             if command == STOP and master.poll() is None:

@@ -5,11 +5,13 @@ import pytest
 from tutorial.config.settings import (
     bool_setting,
     choice_setting,
+    environment_setting,
     host_and_port,
     int_setting,
     setting,
     )
 
+from tests.support.cookies import PRODUCTION_SECRET
 from tests.support.servers import Server
 
 
@@ -105,3 +107,64 @@ def test_no_setting_of_the_developers_shell_reaches_a_test_server(
 ])
 def test_host_and_port_are_read_or_refused(text, expected):
     assert host_and_port(text) == expected
+
+
+# Secrets from files, as Docker's official images read *_FILE (and as
+# systemd hands credentials over): the content, less one trailing newline.
+@pytest.mark.parametrize('content, expected', [
+    ('s3cret\n', 's3cret'), ('s3cret', 's3cret'), ('a b\n\n', 'a b\n')])
+def test_a_secret_comes_from_the_file_its_FILE_variable_names(
+        tmp_path, content, expected):
+    path = tmp_path / 'secret'
+    path.write_text(content)
+    environ = {'TUTORIAL_X_FILE': str(path)}
+    assert environment_setting('TUTORIAL_X', environ) == expected
+    assert environment_setting('TUTORIAL_X', {'TUTORIAL_X': 'v'}) == 'v'
+    assert environment_setting('TUTORIAL_X', {}) == ''
+
+
+def test_a_secret_and_its_file_both_set_are_refused_in_one_line(tmp_path):
+    path = tmp_path / 'secret'
+    path.write_text('from-the-file\n')
+    with pytest.raises(SystemExit) as refusal:
+        environment_setting('TUTORIAL_X', {
+            'TUTORIAL_X': 'from-the-variable', 'TUTORIAL_X_FILE': str(path)})
+    assert str(refusal.value) == ('tutorial: TUTORIAL_X and TUTORIAL_X_FILE '
+                                  'are both set; set one of them')
+
+
+@pytest.mark.parametrize('make', ['missing', 'folder', 'not utf-8'])
+def test_a_secret_file_that_cannot_be_read_is_named_never_shown(
+        tmp_path, make):
+    path = tmp_path / 'secret'
+    if make == 'folder':
+        path.mkdir()
+    elif make == 'not utf-8':
+        path.write_bytes(b'\xff\xfe-hidden-secret')
+    with pytest.raises(SystemExit) as refusal:
+        environment_setting('TUTORIAL_X', {'TUTORIAL_X_FILE': str(path)})
+    line = str(refusal.value)
+    assert line.startswith('tutorial: TUTORIAL_X_FILE names %s, which '
+                           'cannot be read (' % path)
+    assert '\n' not in line and 'hidden' not in line
+
+
+def test_the_session_secrets_and_the_redis_url_come_from_files(tmp_path):
+    from tutorial.sessions.redis.topology import redis_url
+    from tutorial.sessions.signing import old_session_secrets, \
+        session_secret
+
+    new, old = PRODUCTION_SECRET, PRODUCTION_SECRET[::-1]
+    files = {}
+    for name, content in [('secret', new), ('old', old),
+                          ('url', 'redis://:pass@redis:6379/1')]:
+        files[name] = tmp_path / name
+        files[name].write_text(content + '\n')
+    environ = {'TUTORIAL_SESSION_SECRET_FILE': str(files['secret']),
+               'TUTORIAL_SESSION_OLD_SECRETS_FILE': str(files['old']),
+               'TUTORIAL_REDIS_URL_FILE': str(files['url'])}
+    production = {'tutorial.secret_from_env': 'true'}
+    assert session_secret(production, environ) == new
+    assert old_session_secrets(production, environ) == [old]
+    assert redis_url({'tutorial.redis_url': 'redis://ini/0'}, environ) \
+        == 'redis://:pass@redis:6379/1'

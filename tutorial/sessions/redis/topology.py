@@ -7,6 +7,7 @@ from redis.exceptions import RedisError
 
 from ...config.settings import (
     bool_setting,
+    environment_setting,
     host_and_port,
     refuse as refuse_setting,
     setting,
@@ -25,15 +26,18 @@ CLUSTER_ENV = 'TUTORIAL_REDIS_CLUSTER'
 
 
 def redis_url(settings, environ=os.environ):
-    """The Redis server: the environment's, else the setting, else local."""
-    return setting(settings, REDIS_URL_SETTING, REDIS_URL_ENV,
-                   DEFAULT_REDIS_URL, environ)
+    """The Redis server: the environment's (a password in it may come
+    from a file, TUTORIAL_REDIS_URL_FILE), else the setting, else local."""
+    return environment_setting(REDIS_URL_ENV, environ).strip() or setting(
+        settings, REDIS_URL_SETTING, default=DEFAULT_REDIS_URL)
 
 
 def url_source(settings, environ=os.environ):
     """The name of what gave the URL, for messages about it."""
     if environ.get(REDIS_URL_ENV):
         return REDIS_URL_ENV
+    if environ.get(REDIS_URL_ENV + '_FILE'):
+        return '%s (from %s_FILE)' % (REDIS_URL_ENV, REDIS_URL_ENV)
     if settings.get(REDIS_URL_SETTING):
         return '%s (or %s)' % (REDIS_URL_SETTING, REDIS_URL_ENV)
     return '%s (not set: the default)' % REDIS_URL_ENV

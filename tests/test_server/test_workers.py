@@ -13,7 +13,7 @@ import time
 import pytest
 from pyramid.registry import Registry
 
-from tutorial.server.proxy_headers import ProxyHeaders
+from tutorial.server.proxy_headers import ProxyHeaders, proxy_settings
 from tutorial.server.runner import cores
 from tutorial.sessions.signing import SECRET_ENV
 
@@ -65,6 +65,29 @@ def test_a_worker_count_that_cannot_work_is_refused_in_one_line(value):
     assert output.strip().splitlines() == [
         "tutorial: workers (or TUTORIAL_WORKERS) is %r; it must be a whole "
         "number of 1 or more" % value]
+
+
+@pytest.mark.parametrize('name, value, line', [
+    ('TUTORIAL_LISTEN', '0.0.0.0', "tutorial: [server:main] listen (or "
+     "TUTORIAL_LISTEN) is '0.0.0.0'; it must be HOST:PORT"),
+    ('TUTORIAL_TRUSTED_PROXY', 'nginx', "tutorial: [server:main] "
+     "trusted_proxy (or TUTORIAL_TRUSTED_PROXY) names 'nginx', which is "
+     "not an IP address"),
+])
+def test_where_to_listen_and_whom_to_trust_come_from_the_environment_too(
+        name, value, line):
+    code, output = run_pserve('production.ini', dict(ENV, **{name: value}))
+    assert code == 1, output
+    assert output.strip().splitlines() == [line]
+
+
+def test_the_environment_names_the_proxy_instead_of_the_ini_file():
+    ini = {'trusted_proxy': '127.0.0.1',
+           'trusted_proxy_headers': 'x-forwarded-for'}
+    assert proxy_settings(ini, {})['trusted'] == ['127.0.0.1']
+    assert proxy_settings(ini, {
+        'TUTORIAL_TRUSTED_PROXY': '10.89.1.10 10.89.1.11'})['trusted'] \
+        == ['10.89.1.10', '10.89.1.11']
 
 
 def test_the_count_goes_on_whichever_worker_answers(production):

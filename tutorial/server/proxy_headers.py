@@ -8,7 +8,8 @@ proxy_headers_middleware answers a forwarded header it cannot read with
 a plain-text 400 of its own, without the app's page or security headers;
 this one answers with the app's.)
 
-- ``trusted_proxy``: the proxy's addresses, separated by spaces;
+- ``trusted_proxy``: the proxy's addresses, separated by spaces
+  (TUTORIAL_TRUSTED_PROXY, if set, instead);
 - ``trusted_proxy_count``: how many proxies stand in front, each adding
   one address to X-Forwarded-For;
 - ``trusted_proxy_headers``: which of X-Forwarded-Proto, -Host and -For
@@ -20,11 +21,13 @@ A client's ``X-Forwarded-Host: evil.example`` then changes no URL and no
 redirect, and a forwarded header that cannot be read gets a 400.
 """
 import ipaddress
+import os
 
 from ..config.settings import (
     bool_setting,
     int_setting,
     refuse,
+    setting,
     words_setting,
     )
 from ..pages.errors import html_response, message_page
@@ -35,6 +38,10 @@ from ..security.headers import add_security_headers, security_headers
 TRUSTABLE = ('x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-for')
 FORWARDED = TRUSTABLE + ('forwarded', 'x-forwarded-port', 'x-forwarded-by',
                          'x-real-ip')
+
+#: The proxy's addresses, over the ini file's: a proxy whose address is
+#: known only where it runs (a container network's).
+TRUSTED_PROXY_ENV = 'TUTORIAL_TRUSTED_PROXY'
 
 BAD_FORWARDED_PAGE = message_page(
     'bad request', 'The proxy sent a header that cannot be read',
@@ -103,10 +110,11 @@ class ProxyHeaders:
             environ['REMOTE_ADDR'] = client
 
 
-def proxy_settings(server_settings):
+def proxy_settings(server_settings, environ=os.environ):
     """ProxyHeaders' arguments from [server:main]'s settings, checked:
     one line for a value that cannot work."""
-    trusted = words_setting(server_settings, 'trusted_proxy')
+    trusted = setting(server_settings, 'trusted_proxy', TRUSTED_PROXY_ENV,
+                      environ=environ).split()
     believed = [header.lower() for header in words_setting(
         server_settings, 'trusted_proxy_headers')]
     for header in believed:
@@ -117,8 +125,8 @@ def proxy_settings(server_settings):
         try:
             ipaddress.ip_address(address)
         except ValueError:
-            refuse('[server:main] trusted_proxy names %r, which is not an '
-                   'IP address', address)
+            refuse('[server:main] trusted_proxy (or %s) names %r, which is '
+                   'not an IP address', TRUSTED_PROXY_ENV, address)
     count = int_setting(server_settings, 'trusted_proxy_count', default=1,
                         minimum=1)
     clear = bool_setting(server_settings, 'clear_untrusted_proxy_headers',

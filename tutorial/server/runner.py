@@ -28,7 +28,7 @@ kernel kills the master (SIGKILL), and its workers leave with it.
 
 [server:main] takes:
 
-- ``listen = HOST:PORT``, as waitress does;
+- ``listen = HOST:PORT``, as waitress does (TUTORIAL_LISTEN wins);
 - ``workers``: how many (TUTORIAL_WORKERS wins); by default one per core
   this process may run on;
 - ``threads``: the app's threads in each worker (4);
@@ -60,6 +60,9 @@ from .proxy_headers import proxy_settings
 log = logging.getLogger(__name__)
 
 WORKERS_ENV = 'TUTORIAL_WORKERS'
+#: Where to listen, over the ini file's (a container listens on all
+#: interfaces, behind its network).
+LISTEN_ENV = 'TUTORIAL_LISTEN'
 #: How a worker learns what to load (worker.py reads it).
 WORKER_ENV = 'TUTORIAL_SERVER_WORKER'
 #: The largest request head uWSGI reads, in bytes (its own maximum): a
@@ -95,7 +98,8 @@ def address(listen):
     """(host, port) from ``listen``; one line if it is not HOST:PORT."""
     found = host_and_port(listen)
     if found is None:
-        refuse('[server:main] listen is %r; it must be HOST:PORT', listen)
+        refuse('[server:main] listen (or %s) is %r; it must be HOST:PORT',
+               LISTEN_ENV, listen)
     return found
 
 
@@ -111,7 +115,7 @@ def server_factory(global_conf, **server_settings):
     if unknown:
         refuse('[server:main] has %s, which uWSGI does not take here (it '
                'takes: %s)', ', '.join(unknown), ', '.join(KEYS))
-    host, port = address(setting(server_settings, 'listen',
+    host, port = address(setting(server_settings, 'listen', LISTEN_ENV,
                                  default='127.0.0.1:6543'))
     options = {
         'host': host,

@@ -6,16 +6,19 @@ as a visit, touches a session, or writes a line to the log.
 """
 import os
 import re
+import subprocess
+import sys
 import time
 
 import pytest
 
 from tutorial.operations import MULTIPROC_ENV
+from tutorial.operations.check import check
 from tutorial.operations.metrics import cause_label
 from tutorial.sessions.signing import SECRET_ENV
 from tutorial.sessions.stores import STORE_ENV
 
-from tests.support.processes import workers, workers_of
+from tests.support.processes import free_port, workers, workers_of
 from tests.support.redis_servers import RedisServer
 from tests.support.servers import Server
 from tests.support.visitors import raw_request, visit
@@ -78,6 +81,26 @@ def test_the_cookie_stores_are_always_ready(production):
 
 
 # /metrics
+
+def test_the_check_command_exits_by_the_probe_s_answer(production):
+    """What a container's health check runs: one line, and 0 for a 200."""
+    def check(url):
+        done = subprocess.run(
+            [sys.executable, '-m', 'tutorial.operations.check', url],
+            capture_output=True, text=True, timeout=30)
+        assert done.stderr == ''
+        assert done.stdout.count('\n') == 1
+        return done.returncode, done.stdout.strip()
+
+    base = 'http://127.0.0.1:%d' % production.port
+    assert check(base + '/healthz') == (0, base + '/healthz: 200 ok')
+    assert check(base + '/readyz')[0] == 0
+    assert check(base + '/nowhere') == (1, base + '/nowhere: 404 Not Found')
+    nobody = 'http://127.0.0.1:%d/healthz' % free_port()
+    status, line = check(nobody)
+    assert status == 1
+    assert line.startswith(nobody + ': no answer (') and 'refused' in line
+
 
 def metric(text, name, **labels):
     """The sum of ``name``'s samples whose labels include ``labels``."""
@@ -220,6 +243,10 @@ def test_readiness_follows_redis_and_liveness_stays(capsys):
             assert status == 503
             assert b'connection refused' in body
             assert PASSWORD.encode() not in body
+            # what a container's health check would say of it
+            status, line = check('http://127.0.0.1:%d/readyz' % server.port)
+            assert status == 1 and line.endswith(
+                ': 503 ' + ' '.join(body.decode().split()))
             lines = server.output().count('\n')
             for _ in range(20):
                 assert probe(server, '/healthz')[0] == 200

@@ -1,0 +1,46 @@
+"""Beyond the step: a probe asked from the command line, for a container's
+health check (the image has Python, and no curl)::
+
+    python3 -m tutorial.operations.check [URL]
+
+asks URL (http://127.0.0.1:6543/healthz unless named) and exits 0 on a
+200, else 1, with one line saying what it got: a probe's answer, or why
+there was none.
+"""
+import sys
+import urllib.error
+import urllib.request
+
+DEFAULT_URL = 'http://127.0.0.1:6543/healthz'
+TIMEOUT = 3
+
+
+def check(url=DEFAULT_URL, timeout=TIMEOUT):
+    """(exit status, the line to print) for one GET of ``url``."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            return 0, '%s: %d %s' % (url, answer.status, said(answer))
+    except urllib.error.HTTPError as error:
+        with error:
+            return 1, '%s: %d %s' % (url, error.code, said(error))
+    except (OSError, ValueError) as error:
+        return 1, '%s: no answer (%s)' % (
+            url, getattr(error, 'reason', None) or error)
+
+
+def said(answer):
+    """A probe's plain-text answer (its cause, for a 503 of /readyz) on
+    one line; for any other page, its status's reason."""
+    if answer.headers.get_content_type() != 'text/plain':
+        return answer.reason
+    return ' '.join(answer.read(300).decode('utf-8', 'replace').split())
+
+
+def main(argv=sys.argv):
+    status, line = check(*argv[1:2])
+    print(line)
+    return status
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -190,8 +190,8 @@ def test_stapling_is_rendered_only_for_a_certificate_with_a_responder(
                   TUTORIAL_TLS_KEY=certificates['server_ocsp_key'], **names)
     assert re.search(r'(?m)^ *ssl_stapling on;$', ocsp)
     assert re.search(r'(?m)^ *ssl_stapling_verify on;$', ocsp)
-    assert not re.search(r'(?m)^ *ssl_stapling', plain)
-    assert '# ssl_stapling on;' in plain
+    assert re.search(r'(?m)^ *ssl_stapling off;$', plain)
+    assert re.search(r'(?m)^ *ssl_stapling_verify off;$', plain)
 
 
 def test_the_proxy_speaks_http2_over_tls(proxy, certificates):

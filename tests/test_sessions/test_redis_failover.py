@@ -200,7 +200,7 @@ def test_sentinel_fails_over_with_no_500_and_no_session_lost(ini, capsys):
             through_a_failure(
                 app, lambda crowd: sentinels.master.process.kill(),
                 'Sentinel, master killed (%s)' % ini)
-        assert sentinels.master_port() == sentinels.replica.port
+        assert sentinels.replica_promoted()
 
 
 @pytest.mark.parametrize('tls', [False, True], ids=['password',
@@ -216,7 +216,7 @@ def test_sentinels_reach_data_nodes_with_a_password_and_tls(tls,
         sentinels.master.process.kill()
         body = served_again(app, cookie, limit=30)
         assert count_on(body.decode()) == 3
-        assert sentinels.master_port() == sentinels.replica.port
+        assert sentinels.replica_promoted()
         log = app.output()
     assert 'data-node-password-7Qx' not in log
 

@@ -100,8 +100,12 @@ def in_process_costs(apps):
     """Each app's thread time per call, in microseconds, for a first and a
     returning visitor: the median of rounds that take turns between the
     apps."""
-    return {key: statistics.median(values)
-            for key, values in in_process_rounds(apps).items()}
+    return medians(in_process_rounds(apps))
+
+
+def medians(rounds):
+    """Each key's median round."""
+    return {key: statistics.median(values) for key, values in rounds.items()}
 
 
 def in_process_rounds(apps):
@@ -247,7 +251,7 @@ def app_charts(costs, figures=None):
 
 
 def report(runs, rounds, args, page_size):
-    costs = {key: statistics.median(values) for key, values in rounds.items()}
+    costs = medians(rounds)
     figures = {key: median_run(value) for key, value in runs.items()}
     for path in app_charts(costs, figures):
         print('chart: %s' % path)

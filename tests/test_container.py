@@ -227,6 +227,13 @@ class Stack:
     def container(self, service):
         return '%s_%s_1' % (self.project, service)
 
+    def address(self, service):
+        """The service's container's address on the compose network."""
+        return self.podman('inspect', '--format',
+                           '{{range .NetworkSettings.Networks}}'
+                           '{{.IPAddress}}{{end}}',
+                           self.container(service)).stdout.strip()
+
     def logs(self):
         return '\n'.join(
             '%s: %s' % (service, self.podman(
@@ -247,9 +254,7 @@ def test_the_count_goes_on_after_the_app_is_restarted(stack):
     status, before, cookie = stack.page()
     assert status == 200
     app = stack.container('app')
-    address = stack.podman('inspect', '--format',
-                           '{{range .NetworkSettings.Networks}}'
-                           '{{.IPAddress}}{{end}}', app).stdout.strip()
+    address = stack.address('app')
     restarted = time.monotonic()
     stack.podman('restart', app)
     took = stack.wait_for(lambda: stack.status('/healthz') == 200, 60)
@@ -261,9 +266,7 @@ def test_the_count_goes_on_after_the_app_is_restarted(stack):
         time.sleep(0.2)
     pages = [stack.page('/', cookie) for _ in range(10)]
     status, after, cookie = pages[0]
-    moved = stack.podman('inspect', '--format',
-                         '{{range .NetworkSettings.Networks}}'
-                         '{{.IPAddress}}{{end}}', app).stdout.strip()
+    moved = stack.address('app')
     print('\n  the app restarted (%s, then %s): served through nginx again '
           'in %.1f s' % (address, moved, took))
     assert [page[:2] for page in pages] == [
@@ -302,13 +305,6 @@ def test_only_nginx_publishes_a_port_on_the_host(stack):
 
 def test_down_leaves_nothing_running(stack):
     stack.compose('down', '--volumes')
-    left = [name for name in stack.podman(
-        'ps', '-a', '--format', '{{.Names}}').stdout.split()
-        if stack.project in name]
-    volumes = [name for name in stack.podman(
-        'volume', 'ls', '--format', '{{.Name}}').stdout.split()
-        if stack.project in name]
-    networks = [name for name in stack.podman(
-        'network', 'ls', '--format', '{{.Name}}').stdout.split()
-        if stack.project in name]
-    assert (left, volumes, networks) == ([], [], [])
+    left = {kind: stack.podman.names(kind, stack.project)
+            for kind in ('container', 'pod', 'volume', 'network')}
+    assert left == {'container': [], 'pod': [], 'volume': [], 'network': []}

@@ -188,24 +188,35 @@ class Podman:
         return int(self('image', 'inspect', '--format', '{{.Size}}',
                         image).stdout)
 
+    def names(self, kind, containing):
+        """The names of every ``kind`` (container, pod, network, volume or
+        image) that podman has whose name holds ``containing``."""
+        listing = LISTINGS[kind]
+        return [name for name in self(*listing).stdout.split()
+                if containing in name]
+
     def remove_all(self):
         """Remove every container, pod, network, volume and image this run
         made, whatever state it is in."""
-        for kind, listing in (
-                ('container', ['ps', '-a', '--format', '{{.Names}}']),
-                ('pod', ['pod', 'ps', '--format', '{{.Name}}']),
-                ('network', ['network', 'ls', '--format', '{{.Name}}']),
-                ('volume', ['volume', 'ls', '--format', '{{.Name}}']),
-                ('image', ['images', '--format',
-                           '{{.Repository}}:{{.Tag}}'])):
-            names = [name for name in self(*listing).stdout.split()
-                     if self.prefix in name]
+        for kind in LISTINGS:
+            names = self.names(kind, self.prefix)
             if names:
                 self(kind, 'rm', '--force', *names, check=False)
         made = [image for image in self.image_ids()
                 if image not in self.images_before]
         if made:
             self('image', 'rm', '--force', *made, check=False)
+
+
+#: How podman lists each kind of thing by name, in the order they are
+#: removed (a container before its network, volume and image).
+LISTINGS = {
+    'container': ['ps', '-a', '--format', '{{.Names}}'],
+    'pod': ['pod', 'ps', '--format', '{{.Name}}'],
+    'network': ['network', 'ls', '--format', '{{.Name}}'],
+    'volume': ['volume', 'ls', '--format', '{{.Name}}'],
+    'image': ['images', '--format', '{{.Repository}}:{{.Tag}}'],
+}
 
 
 def free_subnet(podman):

@@ -91,9 +91,11 @@ STORES = {'cookie': 'project', 'encrypted': 'encrypted', 'redis': 'redis',
 #: sessions at most this much more.
 TARGET_LOCKED_OVER_UNLOCKED = 1.2
 
-#: In process: rounds of calls, and calls a round.
-IN_PROCESS_ROUNDS = 9
-IN_PROCESS_CALLS = 1000
+#: In process: rounds of calls, and calls a round. Many short rounds: the
+#: two halves of a pair are measured within a fraction of a second of
+#: each other, so that what else the machine does weighs on both alike.
+IN_PROCESS_ROUNDS = 31
+IN_PROCESS_CALLS = 300
 
 
 def in_process_costs(apps):
@@ -109,15 +111,21 @@ def medians(rounds):
 
 
 def in_process_rounds(apps):
-    """Each app's thread time per call, in microseconds, round by round:
-    in each round every app in turn, so that round n of two apps is a
-    back-to-back pair."""
+    """Each app's thread time per call, in microseconds, round by round.
+
+    In each round, for a first visitor and then for a returning one,
+    every app takes its turn; so round n of two apps next to each other
+    in ``apps`` is a back-to-back pair. Every other round takes them in
+    the opposite order, so that neither always goes first.
+    """
     cookies = {name: wsgi_request(app, 'GET', '/')[1]
                for name, app in apps.items()}
     rounds = {}
-    for _ in range(IN_PROCESS_ROUNDS):
-        for name, app in apps.items():
-            for visitor in ('first', 'returning'):
+    for n in range(IN_PROCESS_ROUNDS):
+        names = list(apps) if n % 2 == 0 else list(reversed(apps))
+        for visitor in ('first', 'returning'):
+            for name in names:
+                app = apps[name]
                 cookie = cookies[name] if visitor == 'returning' else None
                 started = time.thread_time()
                 for _ in range(IN_PROCESS_CALLS):

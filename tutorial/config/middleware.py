@@ -2,8 +2,9 @@
 
 Most additions are tweens, inside Pyramid. A few must stand outside it:
 the Redis store's 503 (pyramid_session_redis saves in a finished
-callback, after every tween), the probes (answered before Pyramid reads
-the Host header) and the metrics (which count what the others answer).
+callback, after every tween), and the operator's: the probes and
+/metrics (answered before Pyramid reads the Host header) and the
+counting of every other request, whoever answers it.
 An include names its middleware here; main()'s last line puts them on,
 in the order LAYERS gives, whatever the order of the includes.
 """
@@ -11,9 +12,9 @@ in the order LAYERS gives, whatever the order of the includes.
 #: Where includes leave their middleware, by layer.
 MIDDLEWARE = 'tutorial.config.middleware'
 
-#: The layers, innermost first: the Redis store's 503 inside the metrics,
-#: which count it; the probes outside both, counting as no request.
-LAYERS = ('session store', 'metrics', 'probes')
+#: The layers, innermost first: the Redis store's 503 inside the
+#: operator's layer, which counts it.
+LAYERS = ('session store', 'operations')
 
 
 def add_middleware(config, layer, factory):

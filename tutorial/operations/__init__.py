@@ -10,5 +10,5 @@ MULTIPROC_ENV = 'PROMETHEUS_MULTIPROC_DIR'
 
 def includeme(config):
     config.include('.queue_warnings')
+    # the counting, /metrics, and the probes, which it answers
     config.include('.metrics')
-    config.include('.probes')

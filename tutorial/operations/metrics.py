@@ -2,8 +2,11 @@
 
 GET /metrics answers in Prometheus's text format (prometheus_client):
 
-- tutorial_requests_total, by route and status, and
-  tutorial_request_duration_seconds, by route (a histogram);
+- tutorial_request_duration_seconds, by route and status (a histogram),
+  and tutorial_requests_total, by route and status: the histogram's
+  counts, which are the number of requests each route answered with
+  each status, made into a counter when /metrics is read, so that a
+  request is counted once;
 - tutorial_sessions_started_total, and tutorial_session_cookie_bytes (a
   histogram of the session cookies set);
 - tutorial_session_store_operations_total (round trips to Redis) and
@@ -22,7 +25,7 @@ removes it when pserve stops. Under waitress's one process, the numbers
 are that process's. /metrics, /healthz and /readyz count as no request.
 """
 import os
-import time
+from time import perf_counter
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -36,22 +39,27 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
     )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from . import MULTIPROC_ENV
 from ..config.middleware import add_middleware
+from .probes import probes
 
 METRICS_PATH = '/metrics'
-#: Where the tween leaves the route's name and whether a session began,
-#: for the middleware, which counts after Pyramid is done.
+#: Where the tween leaves the name of the route a request matched, for the
+#: middleware, which counts the request once Pyramid is done.
 ROUTE_KEY = 'tutorial.operations.metrics.route'
-NEW_SESSION_KEY = 'tutorial.operations.metrics.new_session'
+#: The session cookie's name, as it starts a Set-Cookie header.
+SESSION_COOKIE = 'session='
 
-REQUESTS = Counter('tutorial_requests', 'Requests answered, by route and '
-                   'status', ['route', 'status'])
+DURATION_NAME = 'tutorial_request_duration_seconds'
 DURATION = Histogram(
-    'tutorial_request_duration_seconds', 'Time to answer, by route',
-    ['route'], buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1,
-                        2.5, 5))
+    DURATION_NAME, 'Time to answer, by route and status',
+    ['route', 'status'],
+    buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
+REQUESTS_NAME = 'tutorial_requests'
+REQUESTS_HELP = 'Requests answered, by route and status'
 SESSIONS_STARTED = Counter('tutorial_sessions_started', 'Sessions begun: a '
                            'first visit, an expired or unreadable cookie, '
                            'a reset')
@@ -125,7 +133,7 @@ def exposition():
     multiprocess mode, this process's otherwise."""
     folder = os.environ.get(MULTIPROC_ENV)
     if not folder:
-        return generate_latest(REGISTRY)
+        return generate_latest(WithRequestCounts(REGISTRY))
     for pid in worker_pids(folder):
         if not is_running(pid):
             # a worker that died (and was replaced): its gauges go, its
@@ -134,58 +142,100 @@ def exposition():
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, folder)
     registry.register(WorkerProcesses(folder))
-    return generate_latest(registry)
+    return generate_latest(WithRequestCounts(registry))
+
+
+class WithRequestCounts(Collector):
+    """What ``registry`` collects, and tutorial_requests_total made from
+    the duration histogram's counts."""
+
+    def __init__(self, registry):
+        self.registry = registry
+
+    def collect(self):
+        for family in self.registry.collect():
+            yield family
+            if family.name == DURATION_NAME:
+                yield request_counts(family)
+
+
+def request_counts(durations):
+    """The number of requests by route and status, from a family of
+    duration histograms by route and status."""
+    requests = CounterMetricFamily(REQUESTS_NAME, REQUESTS_HELP,
+                                   labels=('route', 'status'))
+    for sample in durations.samples:
+        if sample.name == DURATION_NAME + '_count':
+            requests.add_metric(
+                (sample.labels['route'], sample.labels['status']),
+                sample.value)
+    return requests
+
+
+def scrape(environ, start_response):
+    """The WSGI app that answers /metrics."""
+    body = exposition()
+    start_response('200 OK', [
+        ('Content-Type', CONTENT_TYPE_LATEST),
+        ('Content-Length', str(len(body))),
+        ('Cache-Control', 'no-store')])
+    return [body]
+
+
+def cookie_bytes(set_cookie):
+    """The size of the value a Set-Cookie header sets, as a float, which
+    the buckets are (an int is compared with each one more slowly)."""
+    end = set_cookie.find(';')
+    if end < 0:
+        end = len(set_cookie)
+    return float(end - set_cookie.find('=') - 1)
 
 
 class Metrics:
-    """WSGI middleware: serves /metrics, and counts every other request
-    as it is answered, whoever answered it (Pyramid, the request guard,
-    the Redis store's 503)."""
+    """WSGI middleware: answers /metrics and the probes (probes.py), and
+    counts every other request as it is answered, whoever answered it
+    (Pyramid, the request guard, the Redis store's 503).
+
+    A request costs one observation of its duration, and one of its
+    cookie's size when it sets one.
+    """
 
     def __init__(self, app, registry):
         self.app = app
         self.registry = registry
-        # each label's child, once: labels() takes a lock on every call
-        self.requests = {}
-        self.durations = {}
+        #: the paths answered here, counted as no request
+        self.answers = {METRICS_PATH: scrape, **probes(registry)}
+        # each route and status's observe, once: labels() takes a lock
+        self.observers = {}
 
     def __call__(self, environ, start_response):
-        if environ.get('PATH_INFO') == METRICS_PATH:
-            body = exposition()
-            start_response('200 OK', [
-                ('Content-Type', CONTENT_TYPE_LATEST),
-                ('Content-Length', str(len(body))),
-                ('Cache-Control', 'no-store')])
-            return [body]
-        started = time.perf_counter()
-        answer = []
+        answer = self.answers.get(environ.get('PATH_INFO'))
+        if answer is not None:
+            return answer(environ, start_response)
+        started = perf_counter()
+        # what the server answers if the app raises before it answers
+        status = '500'
 
-        def counting_start_response(status, headers, exc_info=None):
-            answer.append(status[:3])
-            for name, value in headers:
-                if name == 'Set-Cookie' and value.startswith('session='):
-                    COOKIE_BYTES.observe(value.find(';') - 8)
-            return start_response(status, headers, exc_info)
+        def counting_start_response(status_line, headers, exc_info=None):
+            nonlocal status
+            status = status_line[:3]
+            # from the end: the session sets its cookie last, in a
+            # response callback, after every tween added its headers
+            for name, value in reversed(headers):
+                if name == 'Set-Cookie' \
+                        and value.startswith(SESSION_COOKIE):
+                    COOKIE_BYTES.observe(cookie_bytes(value))
+                    break
+            return start_response(status_line, headers, exc_info)
         try:
             return self.app(environ, counting_start_response)
         finally:
-            self.count(environ.get(ROUTE_KEY, 'none'),
-                       answer[-1] if answer else '500',
-                       time.perf_counter() - started)
-            if NEW_SESSION_KEY in environ:
-                SESSIONS_STARTED.inc()
-
-    def count(self, route, status, seconds):
-        requests = self.requests.get((route, status))
-        if requests is None:
-            requests = self.requests.setdefault(
-                (route, status), REQUESTS.labels(route, status))
-        requests.inc()
-        duration = self.durations.get(route)
-        if duration is None:
-            duration = self.durations.setdefault(route,
-                                                 DURATION.labels(route))
-        duration.observe(seconds)
+            key = (environ.get(ROUTE_KEY, 'none'), status)
+            observe = self.observers.get(key)
+            if observe is None:
+                observe = self.observers.setdefault(
+                    key, DURATION.labels(*key).observe)
+            observe(perf_counter() - started)
 
 
 def metrics_tween_factory(handler, registry):
@@ -194,15 +244,14 @@ def metrics_tween_factory(handler, registry):
             return handler(request)
         finally:
             route = request.matched_route
-            environ = request.environ
-            environ[ROUTE_KEY] = route.name if route is not None \
-                else 'none'
+            if route is not None:
+                request.environ[ROUTE_KEY] = route.name
             session = request.__dict__.get('session')
-            if session is not None and getattr(session, 'new', False):
-                environ[NEW_SESSION_KEY] = True
+            if session is not None and session.new:
+                SESSIONS_STARTED.inc()
     return metrics_tween
 
 
 def includeme(config):
     config.add_tween('tutorial.operations.metrics.metrics_tween_factory')
-    add_middleware(config, 'metrics', Metrics)
+    add_middleware(config, 'operations', Metrics)

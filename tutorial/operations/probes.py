@@ -13,7 +13,6 @@ header says (probes use addresses), with no session, no template and no
 log line; with the security headers and ``Cache-Control: no-store``. HEAD
 works too; any other method gets a 405.
 """
-from ..config.middleware import add_middleware
 from ..security.headers import security_headers
 
 #: Where a store puts its readiness check: a function that returns None
@@ -25,10 +24,9 @@ READYZ = '/readyz'
 
 
 class Probes:
-    """WSGI middleware: /healthz and /readyz, answered here."""
+    """The WSGI app that answers /healthz and /readyz, and only them."""
 
-    def __init__(self, app, registry):
-        self.app = app
+    def __init__(self, registry):
         self.registry = registry
         self.headers = [('Cache-Control', 'no-store')] + \
             security_headers(registry)
@@ -36,8 +34,6 @@ class Probes:
 
     def __call__(self, environ, start_response):
         path = environ.get('PATH_INFO')
-        if path != HEALTHZ and path != READYZ:
-            return self.app(environ, start_response)
         method = environ.get('REQUEST_METHOD')
         extra = []
         if method not in ('GET', 'HEAD'):
@@ -59,5 +55,8 @@ class Probes:
         return [] if method == 'HEAD' else [body]
 
 
-def includeme(config):
-    add_middleware(config, 'probes', Probes)
+def probes(registry):
+    """The probes' paths, each with the app that answers it (the metrics'
+    middleware, metrics.py, sends them there)."""
+    answer = Probes(registry)
+    return {HEALTHZ: answer, READYZ: answer}

@@ -7,3 +7,4 @@ def includeme(config):
     config.include('.flash')
     config.include('.errors')
     config.include('.static_files')
+    config.include('.renderers')

@@ -8,7 +8,7 @@ is checked here before a view sees it, whichever store kept it.
 import json
 import re
 
-from ..pages.flash import MAX_FLASH_BYTES, MAX_FLASH_MESSAGES
+from ..pages.flash import FLASH_KEY, MAX_FLASH_BYTES, MAX_FLASH_MESSAGES
 
 #: The largest counter kept; one past it starts the count again. It is the
 #: largest integer a browser's JavaScript can hold exactly.
@@ -17,24 +17,24 @@ MAX_COUNTER = 2 ** 53 - 1
 #: A session's times are seconds since 1970; later than this is not one.
 MAX_TIME = 2 ** 32
 
-# The keys Pyramid's sessions keep their default flash queue and CSRF
-# token under, and the tokens' shape: 40 hex digits from Pyramid's cookie
-# session, 64 from pyramid_session_redis.
-FLASH_KEY = '_f_'
+# The key Pyramid's sessions keep their CSRF token under (the flash
+# queue's is flash.py's), and the tokens' shape: 40 hex digits from
+# Pyramid's cookie session, 64 from pyramid_session_redis.
 CSRF_KEY = '_csrft_'
 _CSRF_TOKEN = re.compile(r'[0-9a-f]{40,64}\Z')
 
 
+#: The types of JSON's numbers (a bool, though an int, is neither).
+NUMBER_TYPES = (int, float)
+
+
 def is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+    return type(value) is int
 
 
 def is_time(value):
     # comparisons, unlike math.isfinite, take any int; NaN fails them
-    return (
-        (is_int(value) or isinstance(value, float))
-        and 0 <= value <= MAX_TIME
-    )
+    return type(value) in NUMBER_TYPES and 0 <= value <= MAX_TIME
 
 
 def _is_short_text(value):
@@ -50,21 +50,22 @@ def clean_state(state):
     rather than trusted; so are keys it does not know, which also bounds
     the size of the session.
     """
-    if not isinstance(state, dict):
+    # (the checks are written out, not called: this runs on every request)
+    if type(state) is not dict:
         return {}
     clean = {}
     counter = state.get('counter')
-    if is_int(counter) and 0 <= counter <= MAX_COUNTER:
+    if type(counter) is int and 0 <= counter <= MAX_COUNTER:
         clean['counter'] = counter
     messages = state.get(FLASH_KEY)
-    if isinstance(messages, list):
+    if type(messages) is list:
         messages = [
             m for m in messages[-MAX_FLASH_MESSAGES:] if _is_short_text(m)
         ]
         if messages:
             clean[FLASH_KEY] = messages
     token = state.get(CSRF_KEY)
-    if isinstance(token, str) and _CSRF_TOKEN.match(token):
+    if type(token) is str and _CSRF_TOKEN.match(token):
         clean[CSRF_KEY] = token
     return clean
 
@@ -87,7 +88,8 @@ class SessionSerializer:
     """
 
     def dumps(self, appstruct):
-        return dump_json(appstruct)
+        # dump_json's line, written out: this runs on every request
+        return _COMPACT_JSON.encode(appstruct).encode('utf-8')
 
     def loads(self, bstruct):
         try:
@@ -95,6 +97,8 @@ class SessionSerializer:
         except (TypeError, ValueError, RecursionError) as e:
             # RecursionError: JSON nested deeper than Python's stack.
             raise ValueError('session cookie is not a session') from e
-        if not (is_time(renewed) and is_time(created)):
+        if not (type(renewed) in NUMBER_TYPES and 0 <= renewed <= MAX_TIME
+                and type(created) in NUMBER_TYPES
+                and 0 <= created <= MAX_TIME):
             raise ValueError('session cookie has no valid times')
         return [renewed, created, clean_state(state)]

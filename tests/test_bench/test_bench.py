@@ -67,3 +67,21 @@ def test_the_profile_is_written_for_the_project_and_the_step(tmp_path):
             tree = f.read()
         # the tree reaches the step's own counter
         assert 'TutorialViews.counter' in tree
+
+
+def test_the_observations_are_timed_in_both_modes():
+    done = subprocess.run(
+        [sys.executable, '-m', 'bench.observations', '--rounds', '1'],
+        cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = {}
+    for line in done.stdout.splitlines()[1:]:
+        parts = line.rsplit(None, 2)
+        if len(parts) == 3 and parts[1][0].isdigit():
+            rows[parts[0].strip()] = (float(parts[1]), float(parts[2]))
+    assert set(rows) == {'step request', 'duration observed',
+                         'largest cookie looked at', 'session begun counted',
+                         'nothing (the loop)'}
+    assert all(one > 0 and multi > 0 for one, multi in rows.values())
+    for mode in ('one process', 'multiprocess'):
+        assert "%s: a page's observation" % mode in done.stdout

@@ -1,6 +1,6 @@
 """How a request is counted: one observation of its duration, by route
 and status, from which tutorial_requests_total is made when /metrics is
-read; one of its session cookie's size, when it sets one.
+read; the largest session cookie, written when a larger one is set.
 
 In one process, straight to the WSGI app, as waitress runs it; the
 suites of test_metrics_and_probes.py read the same numbers through
@@ -9,11 +9,12 @@ production's workers.
 import collections
 
 import pytest
+from prometheus_client import CollectorRegistry, Gauge
 from prometheus_client.parser import text_string_to_metric_families
 from webtest import TestApp
 
 from tutorial import main
-from tutorial.operations.metrics import exposition
+from tutorial.operations.metrics import Largest, exposition
 
 
 def samples(name):
@@ -70,33 +71,47 @@ def test_the_requests_counter_is_a_counter_with_its_help(app):
     assert families['tutorial_request_duration_seconds'].type == 'histogram'
 
 
-def test_the_session_cookie_s_size_is_observed_as_it_is_set(app):
-    app.reset()
-    before_sum = samples('tutorial_session_cookie_bytes_sum')
-    before_count = samples('tutorial_session_cookie_bytes_count')
-    started = samples('tutorial_sessions_started_total')
-    response = app.get('/')
+def largest_cookie():
+    return samples('tutorial_session_cookie_max_bytes')[()]
+
+
+def cookie_size(response):
     cookie = response.headers['Set-Cookie']
-    value = cookie.split(';')[0][len('session='):]
-    assert cookie.startswith('session=') and len(value) > 100
-    assert change(before_count,
-                  samples('tutorial_session_cookie_bytes_count')) \
-        == {(): 1}
-    assert change(before_sum, samples('tutorial_session_cookie_bytes_sum')) \
-        == {(): len(value)}
+    assert cookie.startswith('session=')
+    return len(cookie.split(';')[0]) - len('session=')
+
+
+def test_a_gauge_of_the_largest_only_goes_up():
+    gauge = Gauge('largest_thing', 'The largest yet',
+                  registry=CollectorRegistry())
+    largest = Largest(gauge)
+    for offered, kept in [(100, 100), (50, 100), (150, 150), (150, 150)]:
+        largest.offer(offered)
+        assert largest.value == gauge.collect()[0].samples[0].value == kept
+
+
+def test_the_largest_session_cookie_is_kept(app):
+    app.reset()
+    started = samples('tutorial_sessions_started_total')
+    page = app.get('/')
+    assert cookie_size(page) > 100
+    assert largest_cookie() >= cookie_size(page)
+    # a session begun, once
     assert change(started, samples('tutorial_sessions_started_total')) \
         == {(): 1}
-    # the same visitor again: a cookie set, no session begun
     app.get('/')
-    assert change(before_count,
-                  samples('tutorial_session_cookie_bytes_count')) \
-        == {(): 2}
     assert change(started, samples('tutorial_sessions_started_total')) \
         == {(): 1}
+    before = largest_cookie()
+    # a reset: a smaller cookie (a message, no counter, no token yet)
+    redirect = page.forms[0].submit(status=303)
+    assert cookie_size(redirect) < cookie_size(page)
+    assert largest_cookie() == before
 
 
-def test_an_answer_without_a_session_cookie_is_not_observed(app):
-    before = samples('tutorial_session_cookie_bytes_count')
-    app.get('/static/tutorial.css')
-    app.get('/nowhere', status=404)
-    assert samples('tutorial_session_cookie_bytes_count') == before
+def test_an_answer_without_a_session_cookie_changes_no_cookie_figure(app):
+    app.reset()
+    before = samples('tutorial_session_cookie_max_bytes')
+    assert 'Set-Cookie' not in app.get('/static/tutorial.css').headers
+    assert 'Set-Cookie' not in app.get('/nowhere', status=404).headers
+    assert samples('tutorial_session_cookie_max_bytes') == before

@@ -143,8 +143,9 @@ def test_metrics_count_every_request_across_the_workers(production):
         - metric(before, 'tutorial_request_duration_seconds_count') == 200
     assert metric(after, 'tutorial_sessions_started_total') \
         - metric(before, 'tutorial_sessions_started_total') == 1
-    assert metric(after, 'tutorial_session_cookie_bytes_count') \
-        - metric(before, 'tutorial_session_cookie_bytes_count') == 200
+    # the largest cookie: as long as the one the last visit was given
+    assert metric(after, 'tutorial_session_cookie_max_bytes') \
+        >= len(cookie.split('=', 1)[1]) > 100
     # the usual process metrics, for each worker
     for pid in workers(production.process.pid):
         assert metric(after, 'process_resident_memory_bytes',

@@ -7,8 +7,9 @@ GET /metrics answers in Prometheus's text format (prometheus_client):
   counts, which are the number of requests each route answered with
   each status, made into a counter when /metrics is read, so that a
   request is counted once;
-- tutorial_sessions_started_total, and tutorial_session_cookie_bytes (a
-  histogram of the session cookies set);
+- tutorial_sessions_started_total, and tutorial_session_cookie_max_bytes,
+  the largest session cookie set yet (a gauge, the largest of every
+  worker's), which a browser drops past 4096 bytes;
 - tutorial_session_store_operations_total (round trips to Redis) and
   tutorial_session_store_failures_total, by cause, the causes the log
   names;
@@ -25,6 +26,7 @@ removes it when pserve stops. Under waitress's one process, the numbers
 are that process's. /metrics, /healthz and /readyz count as no request.
 """
 import os
+import threading
 from time import perf_counter
 
 from prometheus_client import (
@@ -47,9 +49,13 @@ from ..config.middleware import add_middleware
 from .probes import probes
 
 METRICS_PATH = '/metrics'
-#: Where the tween leaves the name of the route a request matched, for the
-#: middleware, which counts the request once Pyramid is done.
-ROUTE_KEY = 'tutorial.operations.metrics.route'
+#: Where the tween leaves the name of the route a request matched, and the
+#: response Pyramid made, for the middleware, which counts the request
+#: once it is answered: by then the response callbacks have set the
+#: session's cookie on that response. No start_response is wrapped.
+ANSWER_KEY = 'tutorial.operations.metrics.answer'
+#: What the middleware finds when nothing in Pyramid answered.
+NO_ANSWER = ('none', None)
 #: The session cookie's name, as it starts a Set-Cookie header.
 SESSION_COOKIE = 'session='
 
@@ -63,9 +69,9 @@ REQUESTS_HELP = 'Requests answered, by route and status'
 SESSIONS_STARTED = Counter('tutorial_sessions_started', 'Sessions begun: a '
                            'first visit, an expired or unreadable cookie, '
                            'a reset')
-COOKIE_BYTES = Histogram(
-    'tutorial_session_cookie_bytes', 'Size of each session cookie set',
-    buckets=(64, 128, 256, 512, 1024, 2048, 4096))
+COOKIE_MAX = Gauge(
+    'tutorial_session_cookie_max_bytes', 'The largest session cookie set '
+    'yet (a browser keeps 4096 bytes at most)', multiprocess_mode='max')
 STORE_OPERATIONS = Counter('tutorial_session_store_operations',
                            'Round trips to the session store', ['store'])
 STORE_FAILURES = Counter('tutorial_session_store_failures',
@@ -182,13 +188,32 @@ def scrape(environ, start_response):
     return [body]
 
 
+class Largest:
+    """A gauge that only goes up: the largest value offered yet in this
+    process (in multiprocess mode, the gauge's 'max' takes the largest of
+    every worker's)."""
+
+    def __init__(self, gauge):
+        self.gauge = gauge
+        self.value = 0
+        self.lock = threading.Lock()
+
+    def offer(self, value):
+        with self.lock:
+            if value > self.value:
+                self.value = value
+                self.gauge.set(value)
+
+
+LARGEST_COOKIE = Largest(COOKIE_MAX)
+
+
 def cookie_bytes(set_cookie):
-    """The size of the value a Set-Cookie header sets, as a float, which
-    the buckets are (an int is compared with each one more slowly)."""
+    """The size of the value a Set-Cookie header sets."""
     end = set_cookie.find(';')
     if end < 0:
         end = len(set_cookie)
-    return float(end - set_cookie.find('=') - 1)
+    return end - set_cookie.find('=') - 1
 
 
 class Metrics:
@@ -196,8 +221,9 @@ class Metrics:
     counts every other request as it is answered, whoever answered it
     (Pyramid, the request guard, the Redis store's 503).
 
-    A request costs one observation of its duration, and one of its
-    cookie's size when it sets one.
+    A request costs one observation, of its duration: the number of
+    requests is that histogram's count, and the largest cookie is written
+    only when a larger one is set.
     """
 
     def __init__(self, app, registry):
@@ -213,39 +239,54 @@ class Metrics:
         if answer is not None:
             return answer(environ, start_response)
         started = perf_counter()
-        # what the server answers if the app raises before it answers
-        status = '500'
-
-        def counting_start_response(status_line, headers, exc_info=None):
-            nonlocal status
-            status = status_line[:3]
-            # from the end: the session sets its cookie last, in a
-            # response callback, after every tween added its headers
-            for name, value in reversed(headers):
-                if name == 'Set-Cookie' \
-                        and value.startswith(SESSION_COOKIE):
-                    COOKIE_BYTES.observe(cookie_bytes(value))
-                    break
-            return start_response(status_line, headers, exc_info)
         try:
-            return self.app(environ, counting_start_response)
-        finally:
-            key = (environ.get(ROUTE_KEY, 'none'), status)
-            observe = self.observers.get(key)
-            if observe is None:
-                observe = self.observers.setdefault(
-                    key, DURATION.labels(*key).observe)
-            observe(perf_counter() - started)
+            body = self.app(environ, start_response)
+        except BaseException:
+            # the server answers 500, whatever was made before
+            route, response = environ.pop(ANSWER_KEY, NO_ANSWER)
+            self.observe(route, '500', perf_counter() - started)
+            raise
+        route, response = environ.pop(ANSWER_KEY, NO_ANSWER)
+        seconds = perf_counter() - started
+        if response is None:
+            self.observe(route, 'unknown', seconds)
+            return body
+        self.observe(route, response.status[:3], seconds)
+        # from the end: the session sets its cookie last, in a response
+        # callback, after every tween added its headers
+        for name, value in reversed(response.headerlist):
+            if name == 'Set-Cookie' and value.startswith(SESSION_COOKIE):
+                size = cookie_bytes(value)
+                if size > LARGEST_COOKIE.value:
+                    LARGEST_COOKIE.offer(size)
+                break
+        return body
+
+    def observe(self, route, status, seconds):
+        key = (route, status)
+        observe = self.observers.get(key)
+        if observe is None:
+            observe = self.observers.setdefault(
+                key, DURATION.labels(route, status).observe)
+        observe(seconds)
+
+
+def answered(environ, response):
+    """Say that ``response`` answers the request, in place of what Pyramid
+    made (the Redis store's 503, tutorial/sessions/redis/unavailable.py)."""
+    environ[ANSWER_KEY] = (environ.get(ANSWER_KEY, NO_ANSWER)[0], response)
 
 
 def metrics_tween_factory(handler, registry):
     def metrics_tween(request):
+        response = None
         try:
-            return handler(request)
+            response = handler(request)
+            return response
         finally:
             route = request.matched_route
-            if route is not None:
-                request.environ[ROUTE_KEY] = route.name
+            request.environ[ANSWER_KEY] = (
+                'none' if route is None else route.name, response)
             session = request.__dict__.get('session')
             if session is not None and session.new:
                 SESSIONS_STARTED.inc()

@@ -209,13 +209,14 @@ def request_guard_tween_factory(handler, registry):
         if header:
             environ[PARSED_COOKIES] = (read_cookies(header), header)
         length = environ.get('CONTENT_LENGTH')
-        if (not length or length == '0') and environ.get('PATH_INFO',
-                                                         '').isascii() \
-                and environ.get('SCRIPT_NAME', '').isascii() \
-                and not environ.get('QUERY_STRING') \
+        # most requests: no body, no query, an ASCII path; nothing in them
+        # that WebOb decodes
+        if (not length or length == '0') \
+                and environ.get('REQUEST_METHOD') != 'POST' \
                 and not environ.get('CONTENT_TYPE') \
-                and environ.get('REQUEST_METHOD') != 'POST':
-            # most requests: nothing in them that WebOb decodes
+                and not environ.get('QUERY_STRING') \
+                and environ.get('PATH_INFO', '').isascii() \
+                and environ.get('SCRIPT_NAME', '').isascii():
             return handler(request)
         if length and request.content_length is not None \
                 and request.content_length > max_body:

@@ -3,7 +3,12 @@ cause, a few at a time."""
 import logging
 
 from ...operations.log_summary import LogSummary
-from ...operations.metrics import STORE_FAILURES, UNAVAILABLE, cause_label
+from ...operations.metrics import (
+    STORE_FAILURES,
+    UNAVAILABLE,
+    answered,
+    cause_label,
+    )
 from ...pages.errors import html_response, message_page
 from ...security.headers import add_security_headers, security_headers
 from .causes import STORE_ERRORS, SessionBusy, cause_of
@@ -117,4 +122,6 @@ class StoreUnavailableMiddleware:
         except STORE_ERRORS as e:
             response = add_security_headers(self.unavailable(e),
                                             self.headers)
+        # counted as this 503, not as what Pyramid made before it failed
+        answered(environ, response)
         return response(environ, start_response)

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from webtest import TestApp
 
 from tutorial import main
-from tutorial.operations.metrics import Largest, exposition
+from tutorial.operations.metrics import Largest, Metrics, exposition
 
 
 def samples(name):
@@ -115,3 +115,17 @@ def test_an_answer_without_a_session_cookie_changes_no_cookie_figure(app):
     assert 'Set-Cookie' not in app.get('/static/tutorial.css').headers
     assert 'Set-Cookie' not in app.get('/nowhere', status=404).headers
     assert samples('tutorial_session_cookie_max_bytes') == before
+
+
+def test_an_app_that_raises_is_counted_as_the_server_s_500():
+    registry = main({}).registry
+
+    def failing(environ, start_response):
+        raise RuntimeError('nothing answered')
+    metrics = Metrics(failing, registry)
+    before = samples('tutorial_requests_total')
+    with pytest.raises(RuntimeError):
+        metrics({'PATH_INFO': '/', 'REQUEST_METHOD': 'GET'},
+                lambda status, headers, exc_info=None: None)
+    assert by_route_and_status(change(
+        before, samples('tutorial_requests_total'))) == {('none', '500'): 1}

@@ -171,8 +171,11 @@ def problem_with(request, max_body=DEFAULT_MAX_BODY_SIZE):
     content_type = request.content_type if environ.get('CONTENT_TYPE') \
         else ''
     # the bodies WebOb parses into request.POST, when something reads it
+    # (the method from the environ, as WebOb reads it, without its
+    # descriptor: most requests come this far)
     if content_type in FORM_TYPES \
-            or (not content_type and request.method == 'POST'):
+            or (not content_type
+                and environ.get('REQUEST_METHOD') == 'POST'):
         if request.charset != 'UTF-8':
             return 'the form is declared as %.40r, not UTF-8' % request.charset
         if body_too_large(request, max_body):
@@ -209,15 +212,6 @@ def request_guard_tween_factory(handler, registry):
         if header:
             environ[PARSED_COOKIES] = (read_cookies(header), header)
         length = environ.get('CONTENT_LENGTH')
-        # most requests: no body, no query, an ASCII path; nothing in them
-        # that WebOb decodes
-        if (not length or length == '0') \
-                and environ.get('REQUEST_METHOD') != 'POST' \
-                and not environ.get('CONTENT_TYPE') \
-                and not environ.get('QUERY_STRING') \
-                and environ.get('PATH_INFO', '').isascii() \
-                and environ.get('SCRIPT_NAME', '').isascii():
-            return handler(request)
         if length and request.content_length is not None \
                 and request.content_length > max_body:
             problem = TOO_LARGE

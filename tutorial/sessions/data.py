@@ -50,12 +50,11 @@ def clean_state(state):
     rather than trusted; so are keys it does not know, which also bounds
     the size of the session.
     """
-    # (the checks are written out, not called: this runs on every request)
     if type(state) is not dict:
         return {}
     clean = {}
     counter = state.get('counter')
-    if type(counter) is int and 0 <= counter <= MAX_COUNTER:
+    if is_int(counter) and 0 <= counter <= MAX_COUNTER:
         clean['counter'] = counter
     messages = state.get(FLASH_KEY)
     if type(messages) is list:
@@ -88,8 +87,7 @@ class SessionSerializer:
     """
 
     def dumps(self, appstruct):
-        # dump_json's line, written out: this runs on every request
-        return _COMPACT_JSON.encode(appstruct).encode('utf-8')
+        return dump_json(appstruct)
 
     def loads(self, bstruct):
         try:
@@ -97,8 +95,6 @@ class SessionSerializer:
         except (TypeError, ValueError, RecursionError) as e:
             # RecursionError: JSON nested deeper than Python's stack.
             raise ValueError('session cookie is not a session') from e
-        if not (type(renewed) in NUMBER_TYPES and 0 <= renewed <= MAX_TIME
-                and type(created) in NUMBER_TYPES
-                and 0 <= created <= MAX_TIME):
+        if not (is_time(renewed) and is_time(created)):
             raise ValueError('session cookie has no valid times')
         return [renewed, created, clean_state(state)]

@@ -34,3 +34,26 @@ install_axe_core() {
     npm install --prefix "$dir" --no-package-lock --no-audit --no-fund \
         --loglevel=error >/dev/null
 }
+
+# The Debian packages README.txt's apt line names, one a line: the one
+# list of what the tests run.
+readme_packages() {
+    local line
+    line=$(sed -n 's/^ *\$ sudo apt-get install \([^&]*\).*$/\1/p' README.txt)
+    if [ -z "$line" ] || [ "$(printf '%s\n' "$line" | wc -l)" != 1 ]; then
+        echo "README.txt must have one 'sudo apt-get install' line" >&2
+        return 1
+    fi
+    printf '%s\n' $line
+}
+
+# Whether Debian package NAME is installed here, or provided by one that
+# is (NodeSource's nodejs provides npm, and conflicts with Debian's).
+package_present() {
+    local name=$1
+    [ "$(dpkg-query -W -f='${Status}' "$name" 2>/dev/null)" \
+        = 'install ok installed' ] && return 0
+    dpkg-query -W -f='${Status} ${Provides}\n' 2>/dev/null \
+        | grep '^install ok installed ' \
+        | grep -Eq "(^| |,)$name( \\(|,|$)"
+}

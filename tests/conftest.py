@@ -9,9 +9,15 @@ from tutorial.sessions.signing import SECRET_ENV
 
 from tests.support.browser import CHROMIUM_ARGS
 from tests.support.cookies import PRODUCTION_SECRET
-from tests.support.project import PROJECT, require, settings_env
+from tests.support.project import (PROJECT, redis_version, require,
+                                   settings_env)
 from tests.support.redis_servers import RedisServer
 from tests.support.tls import make_certificates
+
+
+def pytest_report_header(config):
+    """Which Redis server (or Valkey) the Redis suites run against."""
+    return 'redis server: %s' % redis_version()
 
 
 @pytest.fixture
@@ -85,7 +91,7 @@ def testapp(app):
 @pytest.fixture(scope='module')
 def browser():
     """Headless Chromium, or a skip that says how to get it."""
-    chromium = require('chromium', 'chromium')
+    chromium = require('chromium')
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

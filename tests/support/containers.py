@@ -18,7 +18,7 @@ import tempfile
 import time
 import uuid
 
-from .project import BIN, require
+from .project import BIN, missing, require
 
 #: Where the debootstrapped base is kept between runs (a tar file), made
 #: again when its package list changes or once it is a week old.
@@ -42,18 +42,17 @@ def ready():
     if os.environ.get('CONTAINER_TESTS') == 'skip':
         pytest.skip('CONTAINER_TESTS=skip: the container tests run on the '
                     'host (podman, as root)')
-    require('podman', 'podman')
-    require('runc', 'runc')
-    require('debootstrap', 'debootstrap')
+    require('podman')
+    require('runc')
+    require('iptables')
+    require('debootstrap')
     compose = os.path.join(BIN, 'podman-compose')
     if not os.path.exists(compose):
-        require('podman-compose', 'podman-compose (pip install -e ".[dev]")')
+        missing('podman-compose not found: README.txt\'s test command '
+                'installs it')
     if os.geteuid() != 0:
-        message = 'the container tests run podman as root'
-        if os.environ.get('CI', '').lower() in ('1', 'true', 'yes'):
-            pytest.fail(message)
-        pytest.skip(message)
-    return compose if os.path.exists(compose) else 'podman-compose'
+        missing('the container tests run podman as root')
+    return compose
 
 
 def host_mirror():

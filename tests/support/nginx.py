@@ -32,7 +32,9 @@ http {{
 
 
 def render(**names):
-    """deploy/nginx/render's output for these values."""
+    """deploy/nginx/render's output for these values (it runs
+    envsubst)."""
+    require('envsubst')
     return subprocess.run(
         [os.path.join(PROJECT, 'deploy', 'nginx', 'render')],
         env=dict(os.environ, **names), capture_output=True, text=True,
@@ -44,8 +46,7 @@ class Nginx:
     front of ``app``; stopped on the way out, whatever happens."""
 
     def __init__(self, app, certificates, server='server'):
-        self.binary = require('nginx', 'nginx-light')
-        require('envsubst', 'gettext-base')
+        self.binary = require('nginx')
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix='tutorial-nginx-')
         self.site = render(

@@ -6,7 +6,7 @@ import tempfile
 
 from .processes import free_port, stop_process, wait_for_port, \
     wait_for_socket
-from .project import require
+from .project import redis_program
 
 
 class RedisServer:
@@ -24,7 +24,7 @@ class RedisServer:
     def __init__(self, tls=None, client_certificates=False,
                  unix_socket=False, password=None, port=None, config=(),
                  acl='~* &* +@all'):
-        self.binary = require('redis-server', 'redis-server')
+        self.binary = redis_program('server')
         self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix='tutorial-redis-')
         self.tls = tls

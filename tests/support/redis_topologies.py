@@ -12,7 +12,7 @@ import time
 import redis as redis_py
 
 from .processes import free_port, stop_process, wait_for_port
-from .project import require
+from .project import redis_program
 from .redis_servers import RedisServer
 
 
@@ -39,7 +39,7 @@ class Sentinels:
     SERVICE = 'tutorial'
 
     def __init__(self, password=None, tls=None):
-        self.binary = require('redis-sentinel', 'redis-sentinel')
+        self.binary = redis_program('sentinel')
         self.password = password
         self.tls = tls
         # what a node needs to reach another: the replica its master, a
@@ -180,7 +180,7 @@ class Cluster:
     (three masters, a replica each, cluster-node-timeout 1000)."""
 
     def __init__(self):
-        self.cli = require('redis-cli', 'redis-tools')
+        self.cli = redis_program('cli')
         self.nodes = []
         for _ in range(6):
             port = free_cluster_port()

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.support.project import PROJECT
+from tests.support.project import PACKAGES, PROJECT
 
 #: What `ls tutorial` shows: the step's files, then the rooms.
 STEP = {'__init__.py', 'views.py', 'home.pt', 'tests.py'}
@@ -115,3 +115,37 @@ def test_no_archive_or_binary_is_tracked_but_the_icon():
             if b'\0' in f.read(8192):
                 binary.append(name)
     assert binary == ['tutorial/pages/static/favicon.ico']
+
+
+def readme_apt_packages():
+    """The packages README.txt's apt line installs (and .ci/run with it)."""
+    with open(os.path.join(PROJECT, 'README.txt')) as f:
+        lines = [line.split('apt-get install', 1)[1].split('&&')[0].split()
+                 for line in f if line.strip().startswith(
+                     '$ sudo apt-get install')]
+    assert len(lines) == 1, lines
+    return set(lines[0])
+
+
+def test_readme_apt_line_brings_every_program_the_suites_run():
+    # each program a suite runs is found through PACKAGES (require), and
+    # each of their packages is on the one line CI installs
+    assert set(PACKAGES.values()) <= readme_apt_packages()
+    found = subprocess.run(
+        ['git', 'grep', '-h', '-o', r"require('[a-z-]*')", '--', 'tests'],
+        cwd=PROJECT, capture_output=True, text=True, check=True).stdout
+    programs = {call[len("require('"):-2] for call in found.split()}
+    assert programs and programs <= set(PACKAGES), programs - set(PACKAGES)
+
+
+def test_ci_installs_the_readme_apt_line_and_runs_its_test_command():
+    # .ci/run reads both from README.txt; run here, its readers give them
+    read = subprocess.run(
+        ['bash', '-c', '. .ci/lib.sh && readme_packages && '
+         'readme_test_command'], cwd=PROJECT, capture_output=True,
+        text=True, check=True).stdout.split('\n')
+    assert set(read[:-2]) == readme_apt_packages()
+    assert 'nosetests tutorial' in read[-2]
+    with open(os.path.join(PROJECT, '.ci', 'run')) as f:
+        ci = f.read()
+    assert '$(readme_packages)' in ci and '$(readme_test_command)' in ci

@@ -109,7 +109,7 @@ def handshake(port, ca, version, ciphers=None):
 def test_tls_before_1_2_is_refused(rsa_proxy, certificates, version):
     # openssl s_client, as auditors use it (Python's ssl warns at once on
     # these versions); security level 0 lets it offer them at all
-    openssl = require('openssl', 'openssl')
+    openssl = require('openssl')
     done = subprocess.run(
         [openssl, 's_client', '-connect', '127.0.0.1:%d' % rsa_proxy.port,
          '-servername', 'localhost', version, '-cipher',

@@ -80,7 +80,7 @@ def test_the_key_is_an_hmac_that_changes_with_the_secret():
 
 def previous_release(folder):
     """The release before this change, as its files were, in ``folder``."""
-    git = require('git', 'git')
+    git = require('git')
     archive = subprocess.run([git, 'archive', PREVIOUS_RELEASE],
                              cwd=PROJECT, capture_output=True)
     if archive.returncode != 0:

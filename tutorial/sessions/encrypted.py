@@ -23,7 +23,12 @@ from pyramid.session import BaseCookieSessionFactory
 
 from ..config.settings import refuse
 from .data import SessionSerializer
-from .signing import derived_key, old_session_secrets, session_secret
+from .signing import (
+    derived_key,
+    old_session_secrets,
+    session_secret,
+    urlsafe_b64decode,
+    )
 from .stores import cookie_flags, replace_session_factory
 
 #: What the key is for: HKDF makes a different key for each purpose.
@@ -56,12 +61,7 @@ class SessionCipher:
         return base64.urlsafe_b64encode(nonce + sealed).rstrip(b'=')
 
     def loads(self, bstruct):
-        try:
-            # strictly: a character outside the alphabet is not skipped
-            sealed = base64.b64decode(bstruct + b'=' * (-len(bstruct) % 4),
-                                      altchars=b'-_', validate=True)
-        except (TypeError, ValueError) as e:
-            raise ValueError('session cookie is not base64') from e
+        sealed = urlsafe_b64decode(bstruct)
         nonce, sealed = sealed[:NONCE_SIZE], sealed[NONCE_SIZE:]
         if len(nonce) == NONCE_SIZE:
             for cipher in self.ciphers:

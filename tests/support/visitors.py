@@ -188,20 +188,26 @@ def load(port, requests):
     return visitors
 
 
-def in_parallel(port, cookie, requests=16):
-    """``requests`` page views with one cookie at once; their statuses."""
-    statuses = []
-    start = threading.Barrier(requests)
+def at_once(*calls):
+    """Each call on a thread of its own, all let go together; their
+    results, in the order they came."""
+    results = []
+    start = threading.Barrier(len(calls))
 
-    def one():
+    def one(call):
         start.wait()
-        statuses.append(visit(port, '/howdy', cookie)[0])
-    threads = [threading.Thread(target=one) for _ in range(requests)]
+        results.append(call())
+    threads = [threading.Thread(target=one, args=(call,)) for call in calls]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(30)
-    return statuses
+    return results
+
+
+def in_parallel(port, cookie, requests=16):
+    """``requests`` page views with one cookie at once; their statuses."""
+    return at_once(*[lambda: visit(port, '/howdy', cookie)[0]] * requests)
 
 
 def assert_parallel_requests_all_count(server):

@@ -1,14 +1,19 @@
-"""One session's flood cannot take every thread: in each process, one of
-a session's requests waits for its lock while another holds it, and any
-more get the 429 page at once, with Retry-After; the others' pages go
-on."""
-import threading
+"""A person's tabs, and one session's flood. Requests of one session
+wait for its lock in line: a person's tabs opened at once, and a Reset
+among them, all get their pages, counted exactly. A flood cannot take
+every thread: in each process, MAX_WAITING of a session's requests wait
+while another holds the lock, and any more get the 429 page at once,
+with Retry-After; the others' pages go on."""
+import contextlib
+import re
 import time
+from collections import Counter
 
 import pytest
 
 from tutorial.sessions.redis.causes import SessionBusy
 from tutorial.sessions.redis.commands import (
+    LINES,
     LOCK_WAIT,
     MAX_WAITING,
     WAITING,
@@ -17,23 +22,31 @@ from tutorial.sessions.redis.commands import (
 
 from tests.support.cookies import PRODUCTION_SECRET
 from tests.support.servers import Server
-from tests.support.visitors import connection, visit
+from tests.support.visitors import at_once, connection, visit
+
+#: What a person may open at once: a window's tabs, restored together.
+TABS = 8
 
 
 def test_a_place_to_wait_is_given_back_whatever_happens():
-    with place_to_wait('s'):
-        assert WAITING == {'s': 1}
+    assert MAX_WAITING >= TABS
+    with contextlib.ExitStack() as places:
+        lines = {places.enter_context(place_to_wait('s'))
+                 for _ in range(MAX_WAITING)}
+        # one line for the session, whoever waits in it
+        assert WAITING == {'s': MAX_WAITING} and lines == {LINES['s']}
         # more than MAX_WAITING of one session: refused at once
         with pytest.raises(SessionBusy):
             with place_to_wait('s'):
                 pass
-        # another session waits where it likes
-        with place_to_wait('t'):
-            assert WAITING == {'s': 1, 't': 1}
+        # another session waits where it likes, in a line of its own
+        with place_to_wait('t') as line:
+            assert WAITING == {'s': MAX_WAITING, 't': 1}
+            assert line is not LINES['s']
     with pytest.raises(RuntimeError):
         with place_to_wait('s'):
             raise RuntimeError('the request failed while it waited')
-    assert WAITING == {} and MAX_WAITING == 1
+    assert WAITING == {} and LINES == {}
 
 
 def busy_page(port, cookie):
@@ -50,25 +63,54 @@ def busy_page(port, cookie):
         conn.close()
 
 
+def reset(port, cookie, token):
+    """Press Reset, with the form's token: ('reset', the status)."""
+    conn = connection(port)
+    try:
+        conn.request('POST', '/reset', body='csrf_token=' + token,
+                     headers={'Cookie': cookie, 'Content-Type':
+                              'application/x-www-form-urlencoded'})
+        response = conn.getresponse()
+        response.read()
+        return ('reset', response.status)
+    finally:
+        conn.close()
+
+
 @pytest.mark.parametrize('ini', ['redis.ini', 'production.ini'])
-def test_a_flood_of_one_session_gets_429_at_once_and_counts_stay_exact(
+def test_a_persons_tabs_opened_at_once_all_get_pages_counted_exactly(
         redis_server, redis, ini):
     env = {'TUTORIAL_REDIS_URL': redis_server.url,
            'TUTORIAL_SESSION_STORE': 'redis',
            'TUTORIAL_SESSION_SECRET': PRODUCTION_SECRET}
     with Server(ini, env=env) as server:
         status, before, cookie = visit(server.port)
-        answers = []
-        start = threading.Barrier(24)
+        for _ in range(3):
+            tabs = at_once(*[lambda: busy_page(server.port, cookie)] * TABS)
+            assert [tab[0] for tab in tabs] == [200] * TABS
+            status, after, cookie = visit(server.port, '/', cookie)
+            assert after == before + TABS + 1
+            before = after
+        # and a Reset pressed among them: done at once, never undone
+        page = busy_page(server.port, cookie)[2]
+        token = re.search(r'name="csrf_token" value="(\w+)"', page).group(1)
+        answers = at_once(lambda: reset(server.port, cookie, token),
+                          *[lambda: busy_page(server.port, cookie)] * TABS)
+        assert Counter(answer[:2] for answer in answers) == Counter(
+            {('reset', 303): 1, (200, None): TABS})
+        assert visit(server.port, '/', cookie)[1] == 1
 
-        def one():
-            start.wait()
-            answers.append(busy_page(server.port, cookie))
-        threads = [threading.Thread(target=one) for _ in range(24)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+
+def test_a_flood_of_one_session_gets_429_at_once_and_counts_stay_exact(
+        redis_server, redis):
+    # production's workers have more threads than may wait for one
+    # session (production.ini): those beyond are turned away
+    env = {'TUTORIAL_REDIS_URL': redis_server.url,
+           'TUTORIAL_SESSION_STORE': 'redis',
+           'TUTORIAL_SESSION_SECRET': PRODUCTION_SECRET}
+    with Server('production.ini', env=env) as server:
+        status, before, cookie = visit(server.port)
+        answers = at_once(*[lambda: busy_page(server.port, cookie)] * 64)
         status, after, cookie = visit(server.port, '/', cookie)
     statuses = [answer[0] for answer in answers]
     assert set(statuses) == {200, 429}, statuses

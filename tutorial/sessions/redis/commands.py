@@ -15,9 +15,14 @@ gives it back after it has saved it:
   compare-and-delete script, in the same round trip as the save);
 - a request waits for it at most LOCK_WAIT seconds, then gets the 429
   page (SessionBusy); a holder that died loses it when it expires;
-- in each process, at most MAX_WAITING requests of a session wait for
-  its lock; any more get the 429 page at once, so that one session's
-  flood holds one thread a worker, not all of them.
+- in each process, a session's waiting requests line up, and only the
+  first of the line asks Redis (every LOCK_POLL seconds): the others
+  wait on a lock in memory, costing nothing;
+- in each process, at most MAX_WAITING requests of a session wait: as
+  many as a person's tabs opened at once, so that none of those is
+  refused, and far fewer than a worker's threads (production.ini), so
+  that one session's flood cannot hold them all. Any more get the 429
+  page at once.
 
 A first visit (no cookie) takes no lock; sessions never wait for each
 other. ``tutorial.redis_session_lock = false`` turns it off.
@@ -41,8 +46,8 @@ LOCK_WAIT = 2.0
 #: Between two tries for a lock.
 LOCK_POLL = 0.005
 #: How many of one session's requests may wait for its lock in one
-#: process, while another holds it.
-MAX_WAITING = 1
+#: process, while another holds it: a person's tabs, reloaded at once.
+MAX_WAITING = 8
 
 #: Delete the lock only if it still holds this request's token.
 RELEASE = """
@@ -65,8 +70,10 @@ def session_value(answer):
     raise answer
 
 
-#: How many requests of each session wait for its lock in this process.
+#: How many requests of each session wait for its lock in this process,
+#: and the line they wait in (its first asks Redis).
 WAITING = {}
+LINES = {}
 WAITING_LOCK = threading.Lock()
 
 
@@ -86,19 +93,21 @@ def crowded_error():
 def place_to_wait(name):
     """A place among the requests that wait for session ``name``'s lock
     in this process, or SessionBusy at once when they are MAX_WAITING
-    already."""
+    already: the line they wait in, a lock that its first holds."""
     with WAITING_LOCK:
         if crowded(name):
             raise crowded_error()
         WAITING[name] = WAITING.get(name, 0) + 1
+        line = LINES.setdefault(name, threading.Lock())
     try:
-        yield
+        yield line
     finally:
         with WAITING_LOCK:
             if WAITING[name] > 1:
                 WAITING[name] -= 1
             else:
                 del WAITING[name]
+                del LINES[name]
 
 
 class SessionCommands:
@@ -135,14 +144,21 @@ class SessionCommands:
         token = secrets.token_hex(16)
         taken, value = self.take_and_read(name, token)
         if not taken:
-            with place_to_wait(name):
-                deadline = time.monotonic() + LOCK_WAIT
-                while not taken:
-                    if time.monotonic() >= deadline:
-                        raise SessionBusy('its lock stayed taken for %g s'
-                                          % LOCK_WAIT)
-                    time.sleep(LOCK_POLL)
-                    taken, value = self.take_and_read(name, token)
+            deadline = time.monotonic() + LOCK_WAIT
+            with place_to_wait(name) as line:
+                # the first of the line asks Redis; the rest wait here
+                if not line.acquire(timeout=LOCK_WAIT):
+                    raise SessionBusy('its lock stayed taken for %g s'
+                                      % LOCK_WAIT)
+                try:
+                    while not taken:
+                        if time.monotonic() >= deadline:
+                            raise SessionBusy('its lock stayed taken for '
+                                              '%g s' % LOCK_WAIT)
+                        time.sleep(LOCK_POLL)
+                        taken, value = self.take_and_read(name, token)
+                finally:
+                    line.release()
         session.lock_token = token
         return session_value(value)
 

@@ -1,4 +1,5 @@
 """A real `pserve` process on a copy of one of the project's ini files."""
+import http.client
 import os
 import re
 import shutil
@@ -66,10 +67,24 @@ class Server:
         return self
 
     def wait_until_serving(self, timeout=30):
-        if not wait_for_port(self.port, self.process, timeout):
-            raise AssertionError(
-                'pserve did not listen in %ss (exit status %s):\n%s'
-                % (timeout, self.process.poll(), self.output()))
+        """Until the app answers: production's router listens before its
+        workers have loaded the app, so an open port is not enough. The
+        answer is a probe's, which counts as no request."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if wait_for_port(self.port, self.process,
+                             deadline - time.monotonic()):
+                try:
+                    self.get('/healthz')
+                    return
+                except (OSError, http.client.HTTPException):  # not yet
+                    pass
+            if self.process.poll() is not None \
+                    or time.monotonic() >= deadline:
+                raise AssertionError(
+                    'pserve did not serve in %ss (exit status %s):\n%s'
+                    % (timeout, self.process.poll(), self.output()))
+            time.sleep(0.05)
 
     def get(self, path, cookie=None, headers=None):
         """GET ``path``; return its status, headers and body, whatever

@@ -81,14 +81,18 @@ def front(request, production, certificates):
             yield Front('development', server.port)
 
 
-def exchange(front, data, then=None, limit=CLOSE_WITHIN):
+#: How long the first answer may take (a worker may still be starting).
+ANSWER_WITHIN = 10.0
+
+
+def exchange(front, data, then=None):
     """Send ``data`` (and ``then``, once the server has said anything),
     and read until the server closes: what it sent, and whether it
-    closed within ``limit`` seconds of its last bytes."""
+    closed within CLOSE_WITHIN seconds of its last bytes."""
     with front.connect() as s:
         s.sendall(data)
         received, closed = b'', False
-        s.settimeout(limit)
+        s.settimeout(ANSWER_WITHIN)
         try:
             while True:
                 chunk = s.recv(65536)
@@ -96,6 +100,7 @@ def exchange(front, data, then=None, limit=CLOSE_WITHIN):
                     closed = True
                     break
                 received += chunk
+                s.settimeout(CLOSE_WITHIN)
                 if then is not None:
                     s.sendall(then)
                     then = None

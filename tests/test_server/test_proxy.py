@@ -384,14 +384,18 @@ def test_a_huge_body_is_refused_by_the_proxy_and_by_the_server(
         chunked = post_large(s, LARGE_BODY, chunked=True)
     after = group_rss_kb(app.process.pid)
     assert proxied[0] == 413, proxied
-    assert direct[0] == 413, direct
-    # uWSGI refuses a chunked body itself, with a 400
-    assert chunked[0] in (400, 413), chunked
+    # straight, uWSGI's router hands the body on as it comes; the app
+    # answers 413 at once, reading none of it, and the router then drops
+    # the connection with the client's bytes unread, whose reset may
+    # overtake the answer (docs/production.rst): a 413 or nothing, never
+    # a page or a 5xx
+    assert direct[0] in (413, None), direct
+    assert chunked[0] in (400, 413, None), chunked
     # neither the proxy nor pserve's processes took the body in
     assert after - before < LARGE_BODY // 1024 // 10, (before, after)
     with capsys.disabled():
-        print('\n  a 50 MB POST: through nginx %d in %.4f s (%d bytes sent); '
-              'straight to the server %d in %.4f s (%d bytes sent); '
-              'chunked %d in %.4f s (%d bytes sent); pserve\'s processes '
+        print('\n  a 50 MB POST: through nginx %s in %.4f s (%d bytes sent); '
+              'straight to the server %s in %.4f s (%d bytes sent); '
+              'chunked %s in %.4f s (%d bytes sent); pserve\'s processes '
               '%d kB before, %d kB after'
               % (proxied + direct + chunked + (before, after)))

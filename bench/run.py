@@ -3,7 +3,7 @@
     .venv/bin/pip install -e ".[bench]"      # Flask, for the comparison
     .venv/bin/python -m bench.run [--seconds 3] [--rounds 15]
         [--stores cookie,encrypted,redis]
-    .venv/bin/python -m bench.run --production [--rounds 7] ...
+    .venv/bin/python -m bench.run --production [--rounds 5] ...
 
 (from the project's folder). The second runs bench/production.py, the
 production table: production's server beside the others.

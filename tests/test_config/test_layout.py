@@ -4,6 +4,7 @@ in one direction."""
 import ast
 import glob
 import os
+import re
 import subprocess
 
 import pytest
@@ -149,3 +150,49 @@ def test_ci_installs_the_readme_apt_line_and_runs_its_test_command():
     with open(os.path.join(PROJECT, '.ci', 'run')) as f:
         ci = f.read()
     assert '$(readme_packages)' in ci and '$(readme_test_command)' in ci
+
+
+def tracked_files():
+    return subprocess.run(['git', 'ls-files', '-z'], cwd=PROJECT,
+                          capture_output=True, text=True,
+                          check=True).stdout.strip('\0').split('\0')
+
+
+#: A path the prose names under one of the project's folders.
+NAMED_PATH = re.compile(
+    r'(?<![\w./-])((?:tutorial|tests|bench|deploy)/[\w./-]*\w)')
+#: A file named alone, in the docs' prose.
+NAMED_FILE = re.compile(r'(?<![\w./-])([\w-]+\.(?:py|pt|ini|rst|txt))\b')
+
+
+def test_every_path_the_prose_names_is_in_the_tree():
+    # comments, docstrings, README.txt, docs/ and bench/: a name that
+    # moved or went is a reader sent nowhere (what the benchmark writes,
+    # ignored by git, counts as there)
+    files = tracked_files()
+    there = set(files) | {os.path.dirname(f) for f in files} | {
+        '/'.join(f.split('/')[:n]) for f in files
+        for n in range(1, f.count('/'))}
+    basenames = {os.path.basename(f) for f in files}
+    missing = []
+    for name in files:
+        if not name.endswith(('.py', '.rst', '.txt', '.ini', '.toml',
+                              '.json', '.yaml', '.pt', 'Dockerfile',
+                              'render')) or name.startswith('bench/figures'):
+            continue
+        with open(os.path.join(PROJECT, name), encoding='utf-8') as f:
+            text = f.read()
+        for path in NAMED_PATH.findall(text):
+            path = path.rstrip('.')
+            if path not in there and not ignored(path):
+                missing.append('%s: %s' % (name, path))
+        if name.endswith(('.rst', '.txt')):
+            missing += ['%s: %s' % (name, file)
+                        for file in NAMED_FILE.findall(text)
+                        if file not in basenames]
+    assert missing == []
+
+
+def ignored(path):
+    return subprocess.run(['git', 'check-ignore', '-q', path],
+                          cwd=PROJECT).returncode == 0

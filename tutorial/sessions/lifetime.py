@@ -2,7 +2,7 @@
 
 Pyramid ends a session that goes unused for its idle timeout (the step's
 1200 s; ``tutorial.session_timeout``, read with the cookie's flags in
-session_stores.py). A session kept busy, though, or a
+stores.py). A session kept busy, though, or a
 stolen one kept busy by its thief, would never end: OWASP's ASVS (V3.3)
 asks for an absolute lifetime too. ``tutorial.session_lifetime`` (the
 environment's TUTORIAL_SESSION_LIFETIME wins) is the number of seconds

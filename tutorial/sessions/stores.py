@@ -5,11 +5,11 @@ main() registers the step's SignedCookieSessionFactory. One setting,
 so that one ini file can serve any store), names the store; the module of
 that store replaces the factory in its own ``includeme`` when it must:
 
-- ``cookie``: the step's signed cookie (session_secrets.py replaces it only
+- ``cookie``: the step's signed cookie (signing.py replaces it only
   while old secrets are named, to read what they signed);
-- ``encrypted``: a cookie only the server can read (encrypted_store.py);
-- ``redis``: the data in Redis, an id in the cookie (the redis_store
-  package).
+- ``encrypted``: a cookie only the server can read (encrypted.py);
+- ``redis``: the data in Redis, an id in the cookie (the redis package
+  beside this module).
 """
 import os
 

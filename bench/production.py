@@ -58,10 +58,13 @@ from tests.support.processes import free_port, group_rss_kb, workers
 from tests.support.project import BIN
 from tests.support.redis_servers import RedisServer
 from tests.support.servers import Server
+from tests.support.visitors import SlowClients, page_times
 from tutorial.server.runner import WORKERS_ENV, cores
 from tutorial.sessions.signing import SECRET_ENV
 from tutorial.sessions.stores import STORE_ENV
 
+#: production.ini's [server:main] with a worker's threads as they were.
+FOUR_THREADS = 'use = egg:tutorial#uwsgi\nlisten = 127.0.0.1:6543\nthreads = 4'
 TARGET_OVER_WAITRESS = 3.0
 TARGET_P99_MS = 25
 TARGET_OVER_FLASK = 1.3
@@ -106,10 +109,9 @@ def flask_servers(stack, secret, workers):
     port = free_port()
     servers['flask uwsgi'] = stack.enter_context(Command(
         [sys.executable, '-c', 'import pyuwsgi; pyuwsgi.run()',
-         '--http11-socket', '127.0.0.1:%d' % port, '--master',
-         '--processes', str(workers), '--threads', '4', '--lazy-apps',
-         '--add-header', 'Connection: close', '--wsgi', 'flask_app:app',
-         '--disable-logging'], port, env))
+         '--http', '127.0.0.1:%d' % port, '--http-keepalive', '--master',
+         '--processes', str(workers), '--threads', '16', '--lazy-apps',
+         '--wsgi', 'flask_app:app', '--disable-logging'], port, env))
     if os.path.exists(os.path.join(BIN, 'gunicorn')):
         port = free_port()
         servers['flask gunicorn'] = stack.enter_context(Command(
@@ -152,6 +154,11 @@ def main():
             servers[(store, uwsgi_n)] = stack.enter_context(
                 Server('production.ini', env=dict(env, **{WORKERS_ENV:
                                                           str(n)})))
+        # production's threads against the 4 a worker had before
+        servers[('cookie', uwsgi_n + ', 4 threads')] = stack.enter_context(
+            Server('production.ini', env={SECRET_ENV: secret,
+                                          WORKERS_ENV: str(n)},
+                   server_section=FOUR_THREADS))
         for name, server in other_servers(
                 stack, {SECRET_ENV: secret}, n).items():
             servers[('cookie', name)] = server
@@ -167,6 +174,7 @@ def main():
         if redis:
             flood = flood_table(args, stack, redis, secret, n)
             checks += flood
+        checks += slow_clients_table(main_server)
         if args.soak:
             checks.append(soak(args, main_server, cookies[('cookie',
                                                            uwsgi_n)]))
@@ -320,6 +328,34 @@ def flood_table(args, stack, redis, secret, workers):
         ('flood: the others\' errors, lock on',
          sum(s[3] for s, f in results['on']), 0, '=='),
     ]
+
+
+#: Clients that hold connections and give no work, straight to uWSGI N:
+#: (lingering after their answer, trickling a header line every 2 s).
+SLOW_CLIENTS = [(16, 64), (0, 512)]
+TARGET_SLOW_PAGE_S = 0.5
+
+
+def slow_clients_table(server):
+    """A visitor's 10 pages while slow clients hold connections; the
+    check on the slowest."""
+    print('\nslow clients straight to uWSGI N: a visitor\'s 10 pages, '
+          'each on a new connection')
+    print('%10s %10s %10s %10s %10s' % (
+        'lingering', 'trickling', 'pages', 'median s', 'slowest s'))
+    slowest = {}
+    for lingering, trickling in SLOW_CLIENTS:
+        with SlowClients(server.port, lingering, trickling):
+            pages = page_times(server.port)
+        times = [seconds for status, seconds in pages]
+        served = sum(status == 200 for status, seconds in pages)
+        slowest[lingering, trickling] = max(times) if served == len(
+            pages) else float('inf')
+        print('%10d %10d %7d/%d %10.4f %10.4f' % (
+            lingering, trickling, served, len(pages),
+            statistics.median(times), max(times)))
+    return [('slowest page (s), 16 lingering, 64 trickling',
+             slowest[16, 64], TARGET_SLOW_PAGE_S, '<')]
 
 
 def soak(args, server, cookies):

@@ -221,3 +221,69 @@ def assert_parallel_requests_all_count(server):
         assert set(statuses) <= {200, 429} and 200 in statuses, statuses
         status, after, cookie = visit(server.port, '/', cookie)
         assert after == before + 1 + statuses.count(200)
+
+
+class SlowClients:
+    """Clients that cost a server connections and no work: ``lingering``
+    ones that send a whole request, wait for the answer's first bytes,
+    and then keep their socket, and ``trickling`` ones that send a
+    request's head a line every ``every`` seconds, never ending it.
+    Closed on the way out of their ``with`` block, whatever happens; a
+    server that hangs one up is let be."""
+
+    def __init__(self, port, lingering=0, trickling=0, every=2.0):
+        self.port, self.every = port, every
+        self.counts = (lingering, trickling)
+        self.lingering, self.trickling = [], []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.trickle)
+
+    def __enter__(self):
+        try:
+            lingering, trickling = self.counts
+            for _ in range(lingering):
+                s = socket.create_connection(('127.0.0.1', self.port), 10)
+                self.lingering.append(s)
+                s.sendall(b'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n')
+            for s in self.lingering:
+                s.recv(1)  # the answer has come; the rest stays unread
+            for _ in range(trickling):
+                s = socket.create_connection(('127.0.0.1', self.port), 5)
+                self.trickling.append(s)
+                s.sendall(b'GET / HTTP/1.1\r\nHost: localhost\r\n')
+            self.thread.start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def trickle(self):
+        line = 0
+        while not self.stopping.wait(self.every):
+            line += 1
+            for s in self.trickling:
+                try:
+                    s.sendall(b'X-Slow-%d: a\r\n' % line)
+                except OSError:
+                    pass  # hung up by the server
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        if self.thread.is_alive():
+            self.thread.join()
+        for s in self.lingering + self.trickling:
+            s.close()
+
+
+def page_times(port, pages=10):
+    """``pages`` page loads, one after another, each on a connection of
+    its own: each one's status and seconds."""
+    times = []
+    for _ in range(pages):
+        started = time.monotonic()
+        try:
+            status = visit(port)[0]
+        except (OSError, http.client.HTTPException):
+            status = None
+        times.append((status, time.monotonic() - started))
+    return times

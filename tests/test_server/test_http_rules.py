@@ -22,6 +22,7 @@ from tutorial.sessions.signing import SECRET_ENV
 
 from tests.support.nginx import Nginx
 from tests.support.servers import Server
+from tests.support.visitors import SlowClients, page_times
 
 SECRET = 'http-rules-secret-0123456789-abcdefghij-' * 2
 ENV = {SECRET_ENV: SECRET, 'TUTORIAL_WORKERS': '2'}
@@ -256,3 +257,18 @@ def test_a_head_larger_than_the_server_takes_gets_a_4xx_answer(
     assert statuses(received)[:1] in ([400], [431]), received[:300]
     assert received.split(b'\r\n\r\n', 1)[1].strip(), received
     assert closed
+
+
+# Straight to production: clients that cost connections and no work.
+
+def test_lingering_and_trickling_clients_leave_a_visitor_every_page(
+        production, capsys):
+    # uWSGI's router holds them all; the workers never see them (how
+    # fast each page comes is bench/production.py's to measure)
+    with SlowClients(production.port, lingering=16, trickling=64):
+        pages = page_times(production.port)
+    assert [status for status, seconds in pages] == [200] * len(pages)
+    with capsys.disabled():
+        print('\n  16 lingering and 64 trickling clients: the slowest of '
+              '%d pages in %.3f s' % (len(pages), max(
+                  seconds for status, seconds in pages)))

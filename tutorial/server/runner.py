@@ -9,10 +9,13 @@ workers, each worker a process that loads the app from the same ini file
 after it starts (worker.py), so that no connection, to Redis or anything
 else, is shared across a fork.
 
-uWSGI hands the app every header byte as PEP 3333 asks (a native string
-decoded as latin-1), and its HTTP layer is C, so its own work per request
-costs a fraction of waitress's (bench/README.txt has the figures, and
-docs/production.rst why it was chosen).
+uWSGI's HTTP router faces the clients: one event-driven process that
+reads each request whole however slowly it comes, keeps connections
+alive, and closes them when HTTP says so, while the workers only see
+whole requests. uWSGI hands the app every header byte as PEP 3333 asks
+(a native string decoded as latin-1), and its HTTP layer is C, so its
+own work per request costs a fraction of waitress's (bench/README.txt
+has the figures, and docs/production.rst why it was chosen).
 
 This process stays, as the one an operator signals. uWSGI itself reads
 SIGTERM as "reload at once", so the signals are turned into the master's

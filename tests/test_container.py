@@ -85,8 +85,7 @@ def test_the_image_runs_as_a_user_with_a_healthcheck_and_a_port(podman):
     assert '6543/tcp' in config['ExposedPorts']
     assert config['StopSignal'] == 'SIGTERM'
     assert inspected['Healthcheck']['Test'] == [
-        'CMD', 'python3', '-m', 'tutorial.operations.check',
-        'http://127.0.0.1:6543/healthz']
+        'CMD', 'python3', '-m', 'tutorial.operations.check']
     done = podman('run', '--rm', image, 'id', '-u')
     assert done.stdout.strip() == '10001'
 

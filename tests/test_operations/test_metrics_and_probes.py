@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tutorial.operations import MULTIPROC_ENV
-from tutorial.operations.check import check
+from tutorial.operations.check import check, default_url
 from tutorial.operations.metrics import cause_label
 from tutorial.sessions.signing import SECRET_ENV
 from tutorial.sessions.stores import STORE_ENV
@@ -291,3 +291,15 @@ def test_failures_and_503s_are_counted_by_cause():
             assert metric(text, 'tutorial_redis_breaker_open') == 1
     finally:
         redis.remove()
+
+
+def test_the_check_command_asks_the_port_the_server_listens_on():
+    # the image's health check names no URL: a TUTORIAL_LISTEN of another
+    # port moves the check with the server
+    assert default_url({}) == 'http://127.0.0.1:6543/healthz'
+    assert default_url({'TUTORIAL_LISTEN': '0.0.0.0:8000'}) \
+        == 'http://127.0.0.1:8000/healthz'
+    assert default_url({'TUTORIAL_LISTEN': '[::]:8001'}) \
+        == 'http://[::1]:8001/healthz'
+    assert default_url({'TUTORIAL_LISTEN': ' '}) \
+        == 'http://127.0.0.1:6543/healthz'

@@ -26,6 +26,14 @@ def host_and_port(text):
     return host.strip('[]'), int(port)
 
 
+#: Where the server listens, over [server:main]'s ``listen`` (a container
+#: listens on all interfaces, behind its network); the health check asks
+#: the same port (tutorial/operations/check.py).
+LISTEN_ENV = 'TUTORIAL_LISTEN'
+#: [server:main]'s ``listen`` when nothing names it.
+DEFAULT_LISTEN = '127.0.0.1:6543'
+
+
 def setting_name(name, env=None):
     """How a message names a setting that the environment may also set."""
     return '%s (or %s)' % (name, env) if env else name

@@ -1,22 +1,39 @@
-"""Beyond the step: a probe asked from the command line, for a container's
-health check (the image has Python, and no curl)::
+"""Beyond the step: the health check from the command line, for a
+container (the image has Python, and no curl)::
 
     python3 -m tutorial.operations.check [URL]
 
-asks URL (http://127.0.0.1:6543/healthz unless named) and exits 0 on a
-200, else 1, with one line saying what it got: a probe's answer, or why
-there was none.
+asks URL (unless named, /healthz on this host, at the port the server
+listens on: TUTORIAL_LISTEN's, else 6543) and exits 0 on a 200, else 1,
+with one line saying what it got: a probe's answer, or why there was
+none.
 """
+import os
 import sys
 import urllib.error
 import urllib.request
 
-DEFAULT_URL = 'http://127.0.0.1:6543/healthz'
+from ..config.settings import (
+    DEFAULT_LISTEN,
+    LISTEN_ENV,
+    host_and_port,
+    setting,
+    )
+
 TIMEOUT = 3
 
 
-def check(url=DEFAULT_URL, timeout=TIMEOUT):
+def default_url(environ=os.environ):
+    """/healthz at the port the server listens on, on this host."""
+    listen = setting({}, 'listen', LISTEN_ENV, DEFAULT_LISTEN, environ)
+    host, port = host_and_port(listen) or host_and_port(DEFAULT_LISTEN)
+    return 'http://%s:%d/healthz' % (
+        '[::1]' if ':' in host else '127.0.0.1', port)
+
+
+def check(url=None, timeout=TIMEOUT):
     """(exit status, the line to print) for one GET of ``url``."""
+    url = url or default_url()
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:
             return 0, '%s: %d %s' % (url, answer.status, said(answer))

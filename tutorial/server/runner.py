@@ -56,16 +56,20 @@ import tempfile
 import threading
 import time
 
-from ..config.settings import host_and_port, int_setting, refuse, setting
+from ..config.settings import (
+    DEFAULT_LISTEN,
+    LISTEN_ENV,
+    host_and_port,
+    int_setting,
+    refuse,
+    setting,
+    )
 from ..operations import MULTIPROC_ENV
 from .proxy_headers import proxy_settings
 
 log = logging.getLogger(__name__)
 
 WORKERS_ENV = 'TUTORIAL_WORKERS'
-#: Where to listen, over the ini file's (a container listens on all
-#: interfaces, behind its network).
-LISTEN_ENV = 'TUTORIAL_LISTEN'
 #: How a worker learns what to load (worker.py reads it).
 WORKER_ENV = 'TUTORIAL_SERVER_WORKER'
 #: The largest request head uWSGI reads, in bytes (its own maximum): a
@@ -122,7 +126,7 @@ def server_factory(global_conf, **server_settings):
         refuse('[server:main] has %s, which uWSGI does not take here (it '
                'takes: %s)', ', '.join(unknown), ', '.join(KEYS))
     host, port = address(setting(server_settings, 'listen', LISTEN_ENV,
-                                 default='127.0.0.1:6543'))
+                                 default=DEFAULT_LISTEN))
     options = {
         'host': host,
         'port': port,

@@ -28,19 +28,24 @@ CLUSTER_ENV = 'TUTORIAL_REDIS_CLUSTER'
 def redis_url(settings, environ=os.environ):
     """The Redis server: the environment's (a password in it may come
     from a file, TUTORIAL_REDIS_URL_FILE), else the setting, else local."""
-    return environment_setting(REDIS_URL_ENV, environ).strip() or setting(
-        settings, REDIS_URL_SETTING, default=DEFAULT_REDIS_URL)
+    return redis_url_and_source(settings, environ)[0]
 
 
 def url_source(settings, environ=os.environ):
     """The name of what gave the URL, for messages about it."""
-    if environ.get(REDIS_URL_ENV):
-        return REDIS_URL_ENV
-    if environ.get(REDIS_URL_ENV + '_FILE'):
-        return '%s (from %s_FILE)' % (REDIS_URL_ENV, REDIS_URL_ENV)
-    if settings.get(REDIS_URL_SETTING):
-        return '%s (or %s)' % (REDIS_URL_SETTING, REDIS_URL_ENV)
-    return '%s (not set: the default)' % REDIS_URL_ENV
+    return redis_url_and_source(settings, environ)[1]
+
+
+def redis_url_and_source(settings, environ=os.environ):
+    """The URL, read by the settings reader, and what gave it."""
+    url = environment_setting(REDIS_URL_ENV, environ).strip()
+    if url:
+        return url, REDIS_URL_ENV if environ.get(REDIS_URL_ENV) \
+            else '%s (from %s_FILE)' % (REDIS_URL_ENV, REDIS_URL_ENV)
+    url = setting(settings, REDIS_URL_SETTING)
+    if url:
+        return url, '%s (or %s)' % (REDIS_URL_SETTING, REDIS_URL_ENV)
+    return DEFAULT_REDIS_URL, '%s (not set: the default)' % REDIS_URL_ENV
 
 
 def refuse_url(settings, url, problem):

@@ -5,7 +5,7 @@ another's library, and bench/ takes its helpers from here too.
   and the programs a suite needs (or its skip);
 - cookies: session cookies forged, read and sent, and a page's count;
 - wsgi: one request straight to the app;
-- wsgi_probe: a WSGI app that shows what a server handed it;
+- wsgi_echo: a WSGI app that shows what a server handed it;
 - processes: ports, sockets, children and memory of what tests start;
 - servers: a real `pserve` on a copy of an ini file;
 - visitors: pages over real sockets, one at a time or many at once;

@@ -12,7 +12,7 @@ import urllib.request
 
 from tutorial.operations import MULTIPROC_ENV
 
-from .processes import free_port, wait_for_port
+from .processes import free_port, wait_until_accepting
 from .project import PROJECT, PSERVE, settings_env
 
 
@@ -37,7 +37,7 @@ class Server:
             text = re.sub(r'(?ms)^\[server:main\]\n.*?(?=^###|^\[)',
                           '[server:main]\n%s\n' % server_section, text)
         if app_section is not None:
-            # another app on the same server (the header tests' probe)
+            # another app on the same server (the header tests' echo)
             text = re.sub(r'(?ms)^\[app:main\]\n.*?(?=^###|^\[)',
                           '[app:main]\n%s\n\n' % app_section, text)
         text = re.sub(r'(?m)^listen = .*$',
@@ -72,8 +72,8 @@ class Server:
         answer is a probe's, which counts as no request."""
         deadline = time.monotonic() + timeout
         while True:
-            if wait_for_port(self.port, self.process,
-                             deadline - time.monotonic()):
+            if wait_until_accepting(self.port, self.process,
+                                    deadline - time.monotonic()):
                 try:
                     self.get('/healthz')
                     return

@@ -5,8 +5,8 @@ as latin-1, so that ``value.encode('latin-1')`` gives back the bytes that
 came. A server that empties or rewrites a value it cannot read as ASCII
 loses the whole Cookie header with one stray cookie, and the session with
 it. Real `pserve` processes, over raw sockets: production's uWSGI and
-development's waitress, serving the app, or a probe that shows what it
-was handed (tests/support/wsgi_probe.py, inside wsgiref's validator).
+development's waitress, serving the app, or an echo that shows what it
+was handed (tests/support/wsgi_echo.py, inside wsgiref's validator).
 """
 import json
 import re
@@ -22,7 +22,7 @@ from tests.support.processes import workers_of
 from tests.support.project import PROJECT
 from tests.support.servers import Server
 from tests.support.visitors import raw_request
-from tests.support.wsgi_probe import APP_SECTION
+from tests.support.wsgi_echo import APP_SECTION
 
 SECRET = 'every-byte-secret-0123456789-' * 3
 ENV = {SECRET_ENV: SECRET, 'TUTORIAL_WORKERS': '2'}
@@ -43,8 +43,8 @@ def production():
 
 
 @pytest.fixture(scope='module', params=SERVERS)
-def probe(request):
-    """The probe, served as each ini file serves the app."""
+def echo(request):
+    """The echo, served as each ini file serves the app."""
     env = dict(ENV, PYTHONPATH=PROJECT)
     with Server(request.param, env=env, app_section=APP_SECTION) as server:
         yield server
@@ -66,9 +66,9 @@ def count_of(answer):
     return int(re.search(rb'Count: (\d+)', answer).group(1))
 
 
-def seen(probe, headers):
-    """What the probe was handed: each HTTP_* value's bytes."""
-    status, answer = get(probe.port, headers)
+def seen(echo, headers):
+    """What the echo was handed: each HTTP_* value's bytes."""
+    status, answer = get(echo.port, headers)
     assert status == 200, answer[:300]
     shown = json.loads(answer.split(b'\r\n\r\n', 1)[1])
     return {name: bytes.fromhex(value) for name, value in shown.items()}
@@ -119,15 +119,15 @@ def test_reset_with_a_stray_cookie_and_the_token_is_a_303(production):
     (b'Cookie', b'c=\xc3\xa9t\xc3\xa9; d=\xff\xfe; session=abc'),
     (b'Accept-Language', b'fr-\xe9, en;q=0.5'),
 ])
-def test_a_header_reaches_the_app_as_its_latin_1_bytes(probe, name,
+def test_a_header_reaches_the_app_as_its_latin_1_bytes(echo, name,
                                                        value):
     key = 'HTTP_' + name.decode().upper().replace('-', '_')
-    assert seen(probe, b'%s: %s\r\n' % (name, value))[key] == value
+    assert seen(echo, b'%s: %s\r\n' % (name, value))[key] == value
 
 
-def test_repeated_cookie_headers_reach_the_app_as_one(probe):
+def test_repeated_cookie_headers_reach_the_app_as_one(echo):
     # joined with ", ", as RFC 9110 joins a repeated field
-    handed = seen(probe, b'Cookie: a=1\r\nCookie: b=2; c=3\r\n')
+    handed = seen(echo, b'Cookie: a=1\r\nCookie: b=2; c=3\r\n')
     assert handed['HTTP_COOKIE'] == b'a=1, b=2; c=3'
 
 
@@ -144,11 +144,11 @@ def test_the_session_in_a_second_cookie_header_counts_on(server):
             session = session_of(answer) or session
 
 
-def test_a_header_of_8_kb_and_a_hundred_headers_are_served(probe):
-    assert seen(probe, b'X-Long: %s\r\n' % (b'a' * 8192))['HTTP_X_LONG'] \
+def test_a_header_of_8_kb_and_a_hundred_headers_are_served(echo):
+    assert seen(echo, b'X-Long: %s\r\n' % (b'a' * 8192))['HTTP_X_LONG'] \
         == b'a' * 8192
     many = b''.join(b'X-H%d: %d\r\n' % (n, n) for n in range(100))
-    assert seen(probe, many)['HTTP_X_H99'] == b'99'
+    assert seen(echo, many)['HTTP_X_H99'] == b'99'
 
 
 # What HTTP forbids in a header value.
@@ -161,8 +161,8 @@ def test_a_folded_header_gets_a_400_in_production(production):
 
 def test_waitress_unfolds_a_folded_header_as_rfc_9112_allows():
     with Server('development.ini', env=dict(ENV, PYTHONPATH=PROJECT),
-                app_section=APP_SECTION) as probe:
-        assert seen(probe, b'X-Folded: a\r\n b\r\n')['HTTP_X_FOLDED'] \
+                app_section=APP_SECTION) as echo:
+        assert seen(echo, b'X-Folded: a\r\n b\r\n')['HTTP_X_FOLDED'] \
             == b'a b'
 
 

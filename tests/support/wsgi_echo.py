@@ -2,17 +2,17 @@
 the hex of its latin-1 bytes, as JSON, checked on the way by wsgiref's
 validator (PEP 3333's rules for the environ, start_response and the
 body). The header tests serve it from an ini file's [app:main] with
-``use = call:tests.support.wsgi_probe:make``."""
+``use = call:tests.support.wsgi_echo:make``."""
 import json
 import wsgiref.validate
 
 from pyramid.registry import Registry
 
-#: [app:main] for an ini file that serves the probe.
-APP_SECTION = 'use = call:tests.support.wsgi_probe:make'
+#: [app:main] for an ini file that serves the echo.
+APP_SECTION = 'use = call:tests.support.wsgi_echo:make'
 
 
-def probe(environ, start_response):
+def echo(environ, start_response):
     headers = {name: value.encode('latin-1').hex()
                for name, value in environ.items()
                if name.startswith('HTTP_')}
@@ -23,12 +23,12 @@ def probe(environ, start_response):
 
 
 def make(global_config, **settings):
-    """The probe, as PasteDeploy builds an app; with a registry, as the
+    """The echo, as PasteDeploy builds an app; with a registry, as the
     servers' own layers expect of the app they wrap."""
-    validated = wsgiref.validate.validator(probe)
+    validated = wsgiref.validate.validator(echo)
 
     def app(environ, start_response):
         return validated(environ, start_response)
-    app.registry = Registry('probe')
+    app.registry = Registry('echo')
     app.registry.settings = settings
     return app

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import tempfile
 
-from .processes import free_port, stop_process, wait_for_port
+from .processes import free_port, stop_process, wait_until_accepting
 from .project import PROJECT, require
 
 
@@ -80,7 +80,7 @@ class Nginx:
         self.process = subprocess.Popen(
             self.command + ['-g', 'daemon off;'],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not wait_for_port(self.port, self.process, 10):
+        if not wait_until_accepting(self.port, self.process, 10):
             self.__exit__()
             with open(os.path.join(self.dir, 'error.log')) as f:
                 raise AssertionError('nginx did not start:\n' + f.read())

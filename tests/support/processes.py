@@ -4,18 +4,21 @@ import subprocess
 import time
 
 
-def wait_for_port(port, process, timeout):
-    """Wait until something accepts connections on 127.0.0.1:``port``.
-
-    True when it does; False when ``process`` ends or time runs out first.
-    """
+def wait_until_accepting(where, process, timeout):
+    """Wait until something accepts connections at ``where``: a port on
+    127.0.0.1, or a unix socket's path. True when it does; False when
+    ``process`` ends or time runs out first."""
+    family, address = (socket.AF_UNIX, where) if isinstance(where, str) \
+        else (socket.AF_INET, ('127.0.0.1', where))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with socket.create_connection(('127.0.0.1', port), 0.2):
+        with socket.socket(family) as s:
+            s.settimeout(0.2)
+            try:
+                s.connect(address)
                 return True
-        except OSError:
-            time.sleep(0.05)
+            except OSError:
+                time.sleep(0.05)
     return False
 
 
@@ -36,20 +39,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
-
-
-def wait_for_socket(path, process, timeout):
-    """Wait until something accepts connections on the unix socket
-    ``path``; False when ``process`` ends or time runs out first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        with socket.socket(socket.AF_UNIX) as s:
-            try:
-                s.connect(path)
-                return True
-            except OSError:
-                time.sleep(0.05)
-    return False
 
 
 def children(pid):

@@ -4,8 +4,7 @@ import shutil
 import subprocess
 import tempfile
 
-from .processes import free_port, stop_process, wait_for_port, \
-    wait_for_socket
+from .processes import free_port, stop_process, wait_until_accepting
 from .project import redis_program
 
 
@@ -76,9 +75,9 @@ class RedisServer:
             [self.binary, self.config],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if self.socket:
-            started = wait_for_socket(self.socket, self.process, 10)
+            started = wait_until_accepting(self.socket, self.process, 10)
         else:
-            started = wait_for_port(self.port, self.process, 10)
+            started = wait_until_accepting(self.port, self.process, 10)
         if started:
             return self
         self.stop()

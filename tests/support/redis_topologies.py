@@ -11,7 +11,7 @@ import time
 
 import redis as redis_py
 
-from .processes import free_port, stop_process, wait_for_port
+from .processes import free_port, stop_process, wait_until_accepting
 from .project import redis_program
 from .redis_servers import RedisServer
 
@@ -100,7 +100,8 @@ class Sentinels:
                     [self.binary, config], stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL)
                 self.processes.append(process)
-                assert wait_for_port(port, process, 10), 'sentinel started'
+                assert wait_until_accepting(port, process, 10), \
+                    'sentinel started'
             wait_until(self.all_know_each_other, 30,
                        'the sentinels know the replica and each other')
         except BaseException:

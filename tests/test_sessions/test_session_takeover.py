@@ -23,7 +23,11 @@ from tutorial.sessions.redis.keys import LOCK_SUFFIX, SessionKeys
 from tutorial.sessions.signing import DEVELOPMENT_SECRET, SECRET_ENV
 from tutorial.sessions.stores import STORE_ENV
 
-from tests.support.processes import free_port, stop_process, wait_for_port
+from tests.support.processes import (
+    free_port,
+    stop_process,
+    wait_until_accepting,
+    )
 from tests.support.project import BIN, PROJECT, require
 from tests.support.redis_servers import RedisServer
 from tests.support.servers import Server, run_pserve
@@ -111,7 +115,7 @@ def test_a_session_of_the_previous_release_goes_on_and_moves(redis_server,
             [os.path.join(BIN, 'pserve'), 'redis.ini'], cwd=folder, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            assert wait_for_port(port, old, 30)
+            assert wait_until_accepting(port, old, 30)
             cookie = None
             for _ in range(3):
                 status, count, cookie = visit(port, '/', cookie)

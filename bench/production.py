@@ -45,6 +45,7 @@ import time
 
 from bench.chart import write_chart
 from bench.common import (
+    TARGET_P99_MS,
     WAITRESS,
     Command,
     check_targets,
@@ -66,7 +67,6 @@ from tutorial.sessions.stores import STORE_ENV
 #: production.ini's [server:main] with a worker's threads as they were.
 FOUR_THREADS = 'use = egg:tutorial#uwsgi\nlisten = 127.0.0.1:6543\nthreads = 4'
 TARGET_OVER_WAITRESS = 3.0
-TARGET_P99_MS = 25
 TARGET_OVER_FLASK = 1.3
 TARGET_256_OVER_32 = 0.8
 TARGET_FLOOD_LOCKED_OVER_UNLOCKED = 1.5
@@ -168,8 +168,8 @@ def main():
                    for key, server in servers.items()}
         main_server = servers[('cookie', uwsgi_n)]
         nginx = nginx_in_front(stack, main_server)
-        runs = measure(args, servers, cookies, main_server, nginx)
-        report(runs, args, n)
+        runs = measure_servers(args, servers, cookies, main_server, nginx)
+        report_servers(runs, args, n)
         checks = targets(runs, n)
         if redis:
             flood = flood_table(args, stack, redis, secret, n)
@@ -181,7 +181,7 @@ def main():
     check_targets(checks, 46)
 
 
-def measure(args, servers, cookies, main_server, nginx):
+def measure_servers(args, servers, cookies, main_server, nginx):
     runs = {}
     keys = list(servers)
     cookie = cookies[('cookie', 'uwsgi %d' % cores())]
@@ -214,7 +214,7 @@ def ratio(runs, a, b):
     return statistics.median(x[0] / y[0] for x, y in zip(runs[a], runs[b]))
 
 
-def report(runs, args, workers):
+def report_servers(runs, args, workers):
     print('wrk -t%d, %d rounds of %d s, on %d cores (N = %d workers)' % (
         args.wrk_threads, args.rounds, args.seconds, os.cpu_count(),
         workers))

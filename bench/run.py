@@ -52,6 +52,7 @@ import time
 
 from bench.chart import write_chart
 from bench.common import (
+    TARGET_P99_MS,
     WAITRESS,
     Command,
     check_targets,
@@ -73,7 +74,6 @@ from tutorial.sessions.stores import STORE_ENV
 # Targets for the returning visitor, measured in the same run.
 TARGET_PROJECT_OVER_STEP = 0.95
 TARGET_PROJECT_OVER_FLASK = 1.3
-TARGET_P99_MS = 25
 # In process, a returning visitor: the encrypted store costs at most 1/0.9
 # of what the signed one costs.
 TARGET_SIGNED_OVER_ENCRYPTED = 0.9

@@ -14,7 +14,6 @@ connection it should close fails, it does not wait the test out.
 import re
 import socket
 import ssl
-import time
 
 import pytest
 
@@ -121,7 +120,7 @@ def statuses(received):
 
 
 def http(front, method='GET', path='/', headers=b'', body=b'',
-            version=b'HTTP/1.1'):
+         version=b'HTTP/1.1'):
     return (b'%s %s %s\r\nHost: %s\r\n%s\r\n%s'
             % (method.encode(), path.encode(), version, front.host, headers,
                body))
@@ -228,7 +227,7 @@ def test_content_length_with_transfer_encoding_is_never_answered_twice(
     # request would swallow the start of the next one: a server that
     # answers both has read them two ways
     smuggled = http(front, 'POST', '/', b'Content-Length: 5\r\n'
-                       b'Transfer-Encoding: chunked\r\n', b'0\r\n\r\n')
+                    b'Transfer-Encoding: chunked\r\n', b'0\r\n\r\n')
     received, closed = exchange(front, smuggled + http(
         front, path='/howdy', headers=b'Connection: close\r\n'))
     answers = statuses(received)

@@ -42,7 +42,7 @@ from .factory import redis_session_factory
 from .redaction import scrubbed
 from .topology import redis_url
 from .unavailable import (
-    BUSY_TWEEN,
+    BUSY_NEEDS,
     FailureLog,
     StoreUnavailable,
     StoreUnavailableMiddleware,
@@ -66,7 +66,7 @@ def includeme(config):
     factory = redis_session_factory(settings, get_client)
     replace_session_factory(config, factory)
     unavailable = StoreUnavailable(FailureLog(where))
-    config.registry[BUSY_TWEEN] = (factory.key_of, unavailable)
+    config.registry[BUSY_NEEDS] = (factory.key_of, unavailable)
     config.add_tween(
         'tutorial.sessions.redis.unavailable.busy_tween_factory',
         under='tutorial.security.request_guard.request_guard_tween_factory')

@@ -77,9 +77,10 @@ class StoreUnavailable:
         return response
 
 
-#: Where the store leaves what the busy tween needs: the key a session
-#: cookie names, and the 429 page's view.
-BUSY_TWEEN = 'tutorial.sessions.redis.busy_tween'
+#: The registry's key (a name of no object) under which the store leaves
+#: what the busy tween needs: the key a session cookie names, and the
+#: 429 page's view.
+BUSY_NEEDS = 'tutorial.redis_busy_needs'
 
 
 def busy_tween_factory(handler, registry):
@@ -88,7 +89,7 @@ def busy_tween_factory(handler, registry):
     page the wait would end in, before the app does any work for it. (The
     wait itself counts its places under a lock: this is the cheap way
     out, tried only while some session waits at all.)"""
-    key_of, busy = registry[BUSY_TWEEN]
+    key_of, busy = registry[BUSY_NEEDS]
 
     def busy_tween(request):
         if WAITING:

@@ -3,6 +3,7 @@ browses while a test does something to the server, many at once, and
 raw bytes."""
 import http.client
 import socket
+import ssl
 import threading
 import time
 
@@ -84,6 +85,30 @@ def visit_concurrently(server, visitors, seconds):
     return statuses, longest[0]
 
 
+def read_to_close(s, first=10, idle=1):
+    """What socket ``s`` (plain or TLS) receives until the server hangs up,
+    or ``idle`` seconds pass with nothing more (``first`` seconds for the
+    first bytes): those bytes, and whether the server hung up."""
+    s.settimeout(first)
+    received = b''
+    try:
+        while True:
+            data = s.recv(65536)
+            if not data:
+                return received, True
+            received += data
+            s.settimeout(idle)
+    except ConnectionResetError:
+        return received, True
+    except (socket.timeout, ssl.SSLError):  # a TLS read times out so too
+        return received, False
+
+
+def status_of(answer):
+    """An answer's status, or None where there is none."""
+    return int(answer.split()[1]) if answer.startswith(b'HTTP/') else None
+
+
 def raw_request(port, request, timeout=10):
     """Send ``request`` (bytes) to 127.0.0.1:``port`` as it is, and return
     the answer's status and all of the answer (None and b'' when the
@@ -95,22 +120,10 @@ def raw_request(port, request, timeout=10):
             s.sendall(request)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        answer = b''
-        try:
-            while True:
-                data = s.recv(65536)
-                if not data:
-                    break
-                answer += data
-                s.settimeout(1)
-        except ConnectionResetError:
-            pass
-        except socket.timeout:
-            if not answer:
-                raise
-    status = int(answer.split()[1]) if answer.startswith(b'HTTP/') \
-        else None
-    return status, answer
+        answer, closed = read_to_close(s, first=timeout)
+    if not answer and not closed:
+        raise socket.timeout('no answer in %s s' % timeout)
+    return status_of(answer), answer
 
 
 def connection(port):

@@ -21,7 +21,7 @@ from tests.support.nginx import Nginx
 from tests.support.processes import workers_of
 from tests.support.project import PROJECT
 from tests.support.servers import Server
-from tests.support.visitors import raw_request
+from tests.support.visitors import raw_request, read_to_close, status_of
 from tests.support.wsgi_echo import APP_SECTION
 
 SECRET = 'every-byte-secret-0123456789-' * 3
@@ -200,15 +200,8 @@ def through(proxy, request):
     with socket.create_connection(('127.0.0.1', proxy.port), 10) as raw, \
             context.wrap_socket(raw, server_hostname='localhost') as s:
         s.sendall(request)
-        answer = b''
-        while True:
-            data = s.recv(65536)
-            if not data:
-                break
-            answer += data
-    status = int(answer.split()[1]) if answer.startswith(b'HTTP/') \
-        else None
-    return status, answer
+        answer, closed = read_to_close(s, idle=10)
+    return status_of(answer), answer
 
 
 def test_through_nginx_stray_cookies_keep_the_session_and_a_cr_is_a_400(

@@ -21,7 +21,7 @@ from tutorial.sessions.signing import SECRET_ENV
 
 from tests.support.nginx import Nginx
 from tests.support.servers import Server
-from tests.support.visitors import SlowClients, page_times
+from tests.support.visitors import SlowClients, page_times, read_to_close
 
 SECRET = 'http-rules-secret-0123456789-abcdefghij-' * 2
 ENV = {SECRET_ENV: SECRET, 'TUTORIAL_WORKERS': '2'}
@@ -91,24 +91,15 @@ def exchange(front, data, then=None):
     closed within CLOSE_WITHIN seconds of its last bytes."""
     with front.connect() as s:
         s.sendall(data)
-        received, closed = b'', False
-        s.settimeout(ANSWER_WITHIN)
-        try:
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    closed = True
-                    break
-                received += chunk
-                s.settimeout(CLOSE_WITHIN)
-                if then is not None:
-                    s.sendall(then)
-                    then = None
-        except (socket.timeout, ssl.SSLError):
-            pass
-        except ConnectionResetError:
-            closed = True
-    return received, closed
+        first = b''
+        if then is not None:
+            first, closed = read_to_close(s, ANSWER_WITHIN, idle=0.2)
+            if closed:
+                return first, closed
+            s.sendall(then)
+        received, closed = read_to_close(
+            s, CLOSE_WITHIN if first else ANSWER_WITHIN, CLOSE_WITHIN)
+    return first + received, closed
 
 
 STATUS = re.compile(rb'(?m)^HTTP/1\.[01] (\d{3}) ')

@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import tempfile
-import threading
 import time
 
 import pytest
@@ -33,6 +32,7 @@ from tests.support.redis_servers import RedisServer
 from tests.support.servers import Server, run_pserve
 from tests.support.visitors import (
     assert_parallel_requests_all_count,
+    at_once,
     in_parallel,
     visit,
     )
@@ -169,27 +169,20 @@ def test_a_reset_amid_requests_in_flight_is_not_undone(redis_app, redis):
         status, count, cookie = visit(redis_app.port)
         page = redis_app.get('/', cookie=cookie)[2].decode()
         token = re.search(r'name="csrf_token" value="(\w+)"', page).group(1)
-        statuses, reset = [], []
-        start = threading.Barrier(17)
-
-        def one():
-            start.wait()
-            statuses.append(visit(redis_app.port, '/howdy', cookie)[0])
 
         def press_reset():
-            start.wait()
             time.sleep(0.005)  # amid the others, not before them all
             # pressed again, as a visitor would, while the session is busy
-            reset.append(post_reset(redis_app, cookie, token))
+            reset = [post_reset(redis_app, cookie, token)]
             while reset[-1] == 429:
                 time.sleep(0.05)
                 reset.append(post_reset(redis_app, cookie, token))
-        threads = [threading.Thread(target=one) for _ in range(16)]
-        threads.append(threading.Thread(target=press_reset))
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
+            return reset
+        answers = at_once(
+            press_reset, *[lambda: visit(redis_app.port, '/howdy', cookie)[0]]
+            * 16)
+        (reset,) = [answer for answer in answers if isinstance(answer, list)]
+        statuses = [answer for answer in answers if answer is not reset]
         assert set(statuses) <= {200, 429}, statuses
         assert reset[-1] == 303 and set(reset[:-1]) <= {429}, reset
         # the old cookie starts again: nothing in flight brought it back

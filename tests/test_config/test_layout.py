@@ -194,5 +194,7 @@ def test_every_path_the_prose_names_is_in_the_tree():
 
 
 def ignored(path):
-    return subprocess.run(['git', 'check-ignore', '-q', path],
-                          cwd=PROJECT).returncode == 0
+    """Whether git ignores ``path``, as a file or as a folder."""
+    return any(subprocess.run(['git', 'check-ignore', '-q', name],
+                              cwd=PROJECT).returncode == 0
+               for name in (path, path + '/'))

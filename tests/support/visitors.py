@@ -131,6 +131,21 @@ def connection(port):
     return http.client.HTTPConnection('127.0.0.1', port, timeout=10)
 
 
+def post_reset(port, cookie, token):
+    """Press Reset, with the form's token, on a connection of its own:
+    the answer's status."""
+    conn = connection(port)
+    try:
+        conn.request('POST', '/reset', body='csrf_token=' + token,
+                     headers={'Cookie': cookie, 'Content-Type':
+                              'application/x-www-form-urlencoded'})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
 def visit(port, path='/', cookie=None):
     """One page on a connection of its own: its status, the count shown,
     and the cookie to keep."""

@@ -22,7 +22,7 @@ from tutorial.sessions.redis.commands import (
 
 from tests.support.cookies import PRODUCTION_SECRET
 from tests.support.servers import Server
-from tests.support.visitors import at_once, connection, visit
+from tests.support.visitors import at_once, connection, post_reset, visit
 
 #: What a person may open at once: a window's tabs, restored together.
 TABS = 8
@@ -63,20 +63,6 @@ def busy_page(port, cookie):
         conn.close()
 
 
-def reset(port, cookie, token):
-    """Press Reset, with the form's token: ('reset', the status)."""
-    conn = connection(port)
-    try:
-        conn.request('POST', '/reset', body='csrf_token=' + token,
-                     headers={'Cookie': cookie, 'Content-Type':
-                              'application/x-www-form-urlencoded'})
-        response = conn.getresponse()
-        response.read()
-        return ('reset', response.status)
-    finally:
-        conn.close()
-
-
 @pytest.mark.parametrize('ini', ['redis.ini', 'production.ini'])
 def test_a_persons_tabs_opened_at_once_all_get_pages_counted_exactly(
         redis_server, redis, ini):
@@ -94,8 +80,9 @@ def test_a_persons_tabs_opened_at_once_all_get_pages_counted_exactly(
         # and a Reset pressed among them: done at once, never undone
         page = busy_page(server.port, cookie)[2]
         token = re.search(r'name="csrf_token" value="(\w+)"', page).group(1)
-        answers = at_once(lambda: reset(server.port, cookie, token),
-                          *[lambda: busy_page(server.port, cookie)] * TABS)
+        answers = at_once(
+            lambda: ('reset', post_reset(server.port, cookie, token)),
+            *[lambda: busy_page(server.port, cookie)] * TABS)
         assert Counter(answer[:2] for answer in answers) == Counter(
             {('reset', 303): 1, (200, None): TABS})
         assert visit(server.port, '/', cookie)[1] == 1

@@ -34,6 +34,7 @@ from tests.support.visitors import (
     assert_parallel_requests_all_count,
     at_once,
     in_parallel,
+    post_reset,
     visit,
     )
 
@@ -173,10 +174,10 @@ def test_a_reset_amid_requests_in_flight_is_not_undone(redis_app, redis):
         def press_reset():
             time.sleep(0.005)  # amid the others, not before them all
             # pressed again, as a visitor would, while the session is busy
-            reset = [post_reset(redis_app, cookie, token)]
+            reset = [post_reset(redis_app.port, cookie, token)]
             while reset[-1] == 429:
                 time.sleep(0.05)
-                reset.append(post_reset(redis_app, cookie, token))
+                reset.append(post_reset(redis_app.port, cookie, token))
             return reset
         answers = at_once(
             press_reset, *[lambda: visit(redis_app.port, '/howdy', cookie)[0]]
@@ -187,22 +188,6 @@ def test_a_reset_amid_requests_in_flight_is_not_undone(redis_app, redis):
         assert reset[-1] == 303 and set(reset[:-1]) <= {429}, reset
         # the old cookie starts again: nothing in flight brought it back
         assert visit(redis_app.port, '/', cookie)[1] == 1
-
-
-def post_reset(server, cookie, token):
-    import http.client
-
-    connection = http.client.HTTPConnection('127.0.0.1', server.port,
-                                            timeout=10)
-    try:
-        connection.request('POST', '/reset', body='csrf_token=' + token,
-                           headers={'Cookie': cookie, 'Content-Type':
-                                    'application/x-www-form-urlencoded'})
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()
 
 
 def test_a_lock_left_by_a_dead_holder_expires_and_the_session_goes_on(
@@ -342,6 +327,6 @@ def test_the_store_needs_no_more_rights_than_the_docs_give(capsys):
             page = server.get('/', cookie=cookie)[2].decode()
             token = re.search(r'name="csrf_token" value="(\w+)"',
                               page).group(1)
-            assert post_reset(server, cookie, token) == 303
+            assert post_reset(server.port, cookie, token) == 303
             assert visit(server.port, '/', cookie)[1] == 1
             assert 'NOPERM' not in server.output()

@@ -20,7 +20,7 @@ gives it back after it has saved it:
   wait on a lock in memory, costing nothing;
 - in each process, at most MAX_WAITING requests of a session wait: as
   many as a person's tabs opened at once, so that none of those is
-  refused, and far fewer than a worker's threads (production.ini), so
+  refused, and fewer than a worker's threads (12 in production.ini), so
   that one session's flood cannot hold them all. Any more get the 429
   page at once.
 

@@ -48,28 +48,29 @@ def settings_env(environ=os.environ):
     return [name for name in environ if name.startswith(SETTINGS_PREFIX)]
 
 
-def under_ci():
-    return os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
-
-
 def missing(message):
     """Skip a test for want of something, or fail it under CI."""
     import pytest
 
-    if under_ci():
+    if os.environ.get('CI', '').lower() in ('1', 'true', 'yes'):
         pytest.fail(message)
     pytest.skip(message)
+
+
+def not_found(program):
+    """What to say of a program that is not on PATH: its package."""
+    package = PACKAGES[program]
+    return ('%s not found: install Debian\'s %s package (apt-get install '
+            '%s) to run these tests' % (program, package, package))
 
 
 def require(program):
     """The path of a program the suite needs (PACKAGES names its Debian
     package), or skip (under CI, fail)."""
     path = shutil.which(program)
-    if path is not None:
-        return path
-    package = PACKAGES[program]
-    missing('%s not found: install Debian\'s %s package (apt-get install '
-            '%s) to run these tests' % (program, package, package))
+    if path is None:
+        missing(not_found(program))
+    return path
 
 
 def find_redis(role):
@@ -80,12 +81,10 @@ def find_redis(role):
     named = os.environ.get(REDIS_SERVER_ENV)
     if not named:
         for name in (program, program.replace('redis', 'valkey')):
-            if shutil.which(name):
-                return shutil.which(name), None
-        package = PACKAGES[program]
-        return None, ('%s not found: install Debian\'s %s package (apt-get '
-                      'install %s) to run these tests'
-                      % (program, package, package))
+            path = shutil.which(name)
+            if path is not None:
+                return path, None
+        return None, not_found(program)
     server = shutil.which(named)
     if server is None:
         return None, '%s=%s: no such program' % (REDIS_SERVER_ENV, named)

@@ -29,6 +29,8 @@ FRONTS = ['production', 'nginx', 'development']
 #: How long a connection may stay open after the answer that should end
 #: it: far more than a close takes, far less than uWSGI's old 4 s.
 CLOSE_WITHIN = 2.0
+#: How long the first answer may take (a worker may still be starting).
+ANSWER_WITHIN = 10.0
 
 #: What uWSGI's router cannot do (docs/production.rst): it closes the
 #: connection of a head larger than 64 kB without an answer.
@@ -79,10 +81,6 @@ def front(request, production, certificates):
     else:
         with Server('development.ini') as server:
             yield Front('development', server.port)
-
-
-#: How long the first answer may take (a worker may still be starting).
-ANSWER_WITHIN = 10.0
 
 
 def exchange(front, data, then=None):

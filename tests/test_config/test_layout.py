@@ -152,6 +152,35 @@ def test_ci_installs_the_readme_apt_line_and_runs_its_test_command():
     assert '$(readme_packages)' in ci and '$(readme_test_command)' in ci
 
 
+def installed_or_provided():
+    """The Debian packages dpkg has installed, and those they provide."""
+    listing = subprocess.run(
+        ['dpkg-query', '-W', '-f', '${Status}|${Package}|${Provides}\\n'],
+        capture_output=True, text=True, check=True).stdout
+    names = set()
+    for line in listing.splitlines():
+        status, package, provides = line.split('|')
+        if status == 'install ok installed':
+            names.add(package)
+            names.update(p.split()[0] for p in provides.split(',') if p)
+    return names
+
+
+def test_ci_sees_the_apt_line_as_dpkg_does():
+    # under .ci/run's own shell options (pipefail); a package is there
+    # when installed or provided (nodejs provides npm), else CI's apt-get
+    # would try it and fail on the conflict
+    if not os.path.exists('/usr/bin/dpkg-query'):
+        pytest.skip('dpkg-query: not a Debian machine')
+    packages = sorted(readme_apt_packages())
+    found = subprocess.run(
+        ['bash', '-c', 'set -euo pipefail; . .ci/lib.sh; for p; do '
+         'if package_present "$p"; then echo "$p"; fi; done', '-']
+        + packages, cwd=PROJECT, capture_output=True, text=True,
+        check=True).stdout.split()
+    assert set(found) == set(packages) & installed_or_provided()
+
+
 def tracked_files():
     return subprocess.run(['git', 'ls-files', '-z'], cwd=PROJECT,
                           capture_output=True, text=True,

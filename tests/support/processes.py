@@ -84,6 +84,17 @@ def workers(pid):
     return found
 
 
+def uwsgi_option(pid, option):
+    """The value the uWSGI master below ``pid`` (pserve's process) was
+    given for ``option`` (``--threads``), as its command line has it."""
+    for child in children(pid):
+        with open('/proc/%d/cmdline' % child, 'rb') as f:
+            command = f.read().decode().split('\0')
+        if option in command:
+            return command[command.index(option) + 1]
+    raise AssertionError('no uWSGI master below %d with %s' % (pid, option))
+
+
 def rss_kb(pid):
     """The memory ``pid`` holds, in kB (0 once it has ended)."""
     try:

@@ -14,11 +14,16 @@ import pytest
 from pyramid.registry import Registry
 
 from tutorial.server.proxy_headers import ProxyHeaders, proxy_settings
-from tutorial.server.runner import cores
+from tutorial.server.runner import APP_THREADS, cores
 from tutorial.sessions.signing import SECRET_ENV
 
 from tests.support.bad_input import BAD_FORMS, BAD_PATHS, BAD_QUERIES
-from tests.support.processes import descendants, workers, workers_of
+from tests.support.processes import (
+    descendants,
+    uwsgi_option,
+    workers,
+    workers_of,
+    )
 from tests.support.servers import Server, run_pserve
 from tests.support.visitors import Visitor, connection, raw_request, visit
 from tests.support.wsgi import wsgi_request
@@ -49,6 +54,12 @@ def production():
 def test_production_runs_a_worker_per_core():
     with Server('production.ini', env=ENV) as server:
         assert len(workers_of(server, cores())) == cores() >= 1
+
+
+def test_a_worker_runs_the_app_threads_and_none_for_a_lock(production):
+    # the cookie stores take no lock, so no thread waits for one
+    assert uwsgi_option(production.process.pid, '--threads') \
+        == str(APP_THREADS)
 
 
 def test_the_worker_count_comes_from_the_environment_first():

@@ -11,6 +11,7 @@ from collections import Counter
 
 import pytest
 
+from tutorial.server.runner import APP_THREADS
 from tutorial.sessions.redis.causes import SessionBusy
 from tutorial.sessions.redis.commands import (
     LINES,
@@ -19,13 +20,29 @@ from tutorial.sessions.redis.commands import (
     WAITING,
     place_to_wait,
     )
+from tutorial.sessions.stores import waiting_requests
 
 from tests.support.cookies import PRODUCTION_SECRET
+from tests.support.processes import uwsgi_option
 from tests.support.servers import Server
 from tests.support.visitors import at_once, connection, post_reset, visit
 
 #: What a person may open at once: a window's tabs, restored together.
 TABS = 8
+
+
+@pytest.mark.parametrize('store, lock, waiting', [
+    ('cookie', None, 0),
+    ('encrypted', None, 0),
+    ('redis', None, MAX_WAITING),
+    ('redis', 'false', 0),
+])
+def test_a_server_gives_threads_to_those_that_may_wait(store, lock,
+                                                       waiting):
+    settings = {'tutorial.session_store': store}
+    if lock:
+        settings['tutorial.redis_session_lock'] = lock
+    assert waiting_requests(settings, environ={}) == waiting
 
 
 def test_a_place_to_wait_is_given_back_whatever_happens():
@@ -96,6 +113,9 @@ def test_a_flood_of_one_session_gets_429_at_once_and_counts_stay_exact(
            'TUTORIAL_SESSION_STORE': 'redis',
            'TUTORIAL_SESSION_SECRET': PRODUCTION_SECRET}
     with Server('production.ini', env=env) as server:
+        # a worker's threads: the app's, and those that may wait
+        assert uwsgi_option(server.process.pid, '--threads') \
+            == str(APP_THREADS + MAX_WAITING)
         status, before, cookie = visit(server.port)
         answers = at_once(*[lambda: busy_page(server.port, cookie)] * 64)
         status, after, cookie = visit(server.port, '/', cookie)

@@ -34,7 +34,9 @@ kernel kills the master (SIGKILL), and its workers leave with it.
 - ``listen = HOST:PORT``, as waitress does (TUTORIAL_LISTEN wins);
 - ``workers``: how many (TUTORIAL_WORKERS wins); by default one per core
   this process may run on;
-- ``threads``: the app's threads in each worker (4);
+- ``threads``: the app's threads in each worker. By default, APP_THREADS
+  for the requests the app works on, and as many more as may wait for
+  one session's lock (8 with the Redis store, none with the cookies);
 - ``backlog``: connections the kernel holds for the workers (1024);
 - ``graceful_timeout``: on SIGTERM, the seconds requests in flight may
   take before their worker is killed (5);
@@ -65,6 +67,7 @@ from ..config.settings import (
     setting,
     )
 from ..operations import MULTIPROC_ENV
+from ..sessions.stores import waiting_requests
 from .proxy_headers import proxy_settings
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,10 @@ WORKER_ENV = 'TUTORIAL_SERVER_WORKER'
 BUFFER_SIZE = 65535
 #: The seconds a client has to send a request's head.
 HEADERS_TIMEOUT = 10
+#: A worker's threads for the requests the app works on. The app holds
+#: the GIL for most of a request, so more run no faster; they only share
+#: it, and each request's time grows with their number (bench/README.txt).
+APP_THREADS = 4
 
 #: [server:main]'s keys this runner reads; any other is refused, so that
 #: a waitress setting left behind is not silently ignored.
@@ -132,8 +139,8 @@ def server_factory(global_conf, **server_settings):
         'port': port,
         'workers': int_setting(server_settings, 'workers', WORKERS_ENV,
                                default=cores(), minimum=1),
-        'threads': int_setting(server_settings, 'threads', default=4,
-                               minimum=1),
+        # None: as many as the app's session store needs (__call__)
+        'threads': int_setting(server_settings, 'threads', minimum=1),
         'backlog': int_setting(server_settings, 'backlog', default=1024,
                                minimum=1),
         'graceful_timeout': int_setting(server_settings, 'graceful_timeout',
@@ -211,6 +218,9 @@ class Runner:
         """Serve until stopped. (pserve's own copy of the app,
         ``wsgi_app``, was loaded to check its settings; each worker
         loads its own.)"""
+        if self.options['threads'] is None:
+            self.options['threads'] = APP_THREADS + waiting_requests(
+                wsgi_app.registry.settings)
         folder = tempfile.mkdtemp(prefix='tutorial-server-')
         self.fifo = fifo = os.path.join(folder, 'master.fifo')
         # the workers' own log lines go where this process's go

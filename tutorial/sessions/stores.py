@@ -35,6 +35,20 @@ def session_store(settings, environ=os.environ):
                           default='cookie', environ=environ)
 
 
+def waiting_requests(settings, environ=os.environ):
+    """How many requests of one session may wait for its lock in one
+    process: only the Redis store takes a lock (redis/commands.py), and
+    only while it is on. A server gives its workers this many threads
+    beyond those the app works on."""
+    if session_store(settings, environ) != 'redis':
+        return 0
+    # imported here: the redis package needs the ``redis`` extra, which
+    # the cookie stores do without
+    from .redis.clients import session_lock
+    from .redis.commands import MAX_WAITING
+    return MAX_WAITING if session_lock(settings, environ) else 0
+
+
 def cookie_flags(settings):
     """The session cookie's flags, for every store: never readable by a
     page's scripts, not sent with other sites' forms, and in production

@@ -20,9 +20,9 @@ gives it back after it has saved it:
   wait on a lock in memory, costing nothing;
 - in each process, at most MAX_WAITING requests of a session wait: as
   many as a person's tabs opened at once, so that none of those is
-  refused, and fewer than a worker's threads (12 in production.ini), so
-  that one session's flood cannot hold them all. Any more get the 429
-  page at once.
+  refused, and fewer than a worker's threads (production's server gives
+  it 4 more: stores.waiting_requests), so that one session's flood
+  cannot hold them all. Any more get the 429 page at once.
 
 A first visit (no cookie) takes no lock; sessions never wait for each
 other. ``tutorial.redis_session_lock = false`` turns it off.

@@ -19,8 +19,13 @@ connections, as a first and as a returning visitor:
   ASCII, as the reference production left;
 - Flask 3 on gunicorn's gthread workers, how Flask is usually deployed,
   and on uWSGI as this project runs it (one request a connection);
-- uWSGI N at 256 connections beside 32, straight and through deploy/nginx
-  (when nginx is installed).
+- uWSGI N with 12 threads a worker, as the Redis store has them, beside
+  production's 4 for the cookie store;
+- uWSGI N at 32 and 256 connections, by each front (when nginx is
+  installed): straight to its HTTP router; through deploy/nginx to the
+  router; through nginx over the uwsgi protocol to the same workers'
+  socket (uwsgi_pass), the router left to the port; and through nginx to
+  a uWSGI with no router, whose workers read HTTP (--http-socket).
 
 Rounds take turns between the servers, so that all see the same noise;
 each figure is the median of the rounds, each ratio the median of the
@@ -55,17 +60,24 @@ from bench.common import (
     returning_visitors,
     wrk,
     )
-from tests.support.processes import free_port, group_rss_kb, workers
+from tests.support.processes import (
+    free_port,
+    group_rss_kb,
+    uwsgi_option,
+    workers,
+    )
 from tests.support.project import BIN
 from tests.support.redis_servers import RedisServer
 from tests.support.servers import Server
 from tests.support.visitors import SlowClients, page_times
-from tutorial.server.runner import WORKERS_ENV, cores
+from tutorial.server.runner import APP_THREADS, WORKERS_ENV, cores
+from tutorial.sessions.redis.commands import MAX_WAITING
 from tutorial.sessions.signing import SECRET_ENV
 from tutorial.sessions.stores import STORE_ENV
 
-#: production.ini's [server:main] with a worker's threads as they were.
-FOUR_THREADS = 'use = egg:tutorial#uwsgi\nlisten = 127.0.0.1:6543\nthreads = 4'
+#: production.ini's [server:main] with the threads the Redis store gets.
+TWELVE_THREADS = ('use = egg:tutorial#uwsgi\nlisten = 127.0.0.1:6543\n'
+                  'threads = %d' % (APP_THREADS + MAX_WAITING))
 TARGET_OVER_WAITRESS = 3.0
 TARGET_OVER_FLASK = 1.3
 TARGET_256_OVER_32 = 0.8
@@ -154,11 +166,11 @@ def main():
             servers[(store, uwsgi_n)] = stack.enter_context(
                 Server('production.ini', env=dict(env, **{WORKERS_ENV:
                                                           str(n)})))
-        # production's threads against the 4 a worker had before
-        servers[('cookie', uwsgi_n + ', 4 threads')] = stack.enter_context(
+        # the cookie store's threads against the Redis store's
+        servers[('cookie', uwsgi_n + ', 12 threads')] = stack.enter_context(
             Server('production.ini', env={SECRET_ENV: secret,
                                           WORKERS_ENV: str(n)},
-                   server_section=FOUR_THREADS))
+                   server_section=TWELVE_THREADS))
         for name, server in other_servers(
                 stack, {SECRET_ENV: secret}, n).items():
             servers[('cookie', name)] = server
@@ -167,8 +179,8 @@ def main():
         cookies = {key: returning_visitors(server.url)
                    for key, server in servers.items()}
         main_server = servers[('cookie', uwsgi_n)]
-        nginx = nginx_in_front(stack, main_server)
-        runs = measure_servers(args, servers, cookies, main_server, nginx)
+        runs = measure_servers(args, servers, cookies, fronts(
+            stack, main_server, secret, n))
         report_servers(runs, args, n)
         checks = targets(runs, n)
         if redis:
@@ -181,7 +193,37 @@ def main():
     check_targets(checks, 46)
 
 
-def measure_servers(args, servers, cookies, main_server, nginx):
+def fronts(stack, server, secret, workers):
+    """Where uWSGI N's pages are asked for, by the front: its router
+    straight, and nginx's three ways to uWSGI (if nginx is installed)."""
+    found = {STRAIGHT: server.url}
+    nginx = nginx_in_front(stack, server)
+    if nginx is None:
+        return found
+    found[NGINX] = 'https://localhost:%d' % nginx.port
+    # the workers' own socket, which the router hands requests to
+    socket = uwsgi_option(server.process.pid, '--socket')
+    found['nginx, uwsgi_pass'] = 'https://localhost:%d' % nginx_in_front(
+        stack, server, uwsgi_socket=socket).port
+    port = free_port()
+    http_socket = stack.enter_context(Command(
+        [sys.executable, '-c', 'import pyuwsgi; pyuwsgi.run()',
+         '--http-socket', '127.0.0.1:%d' % port, '--master',
+         '--processes', str(workers), '--threads', str(APP_THREADS),
+         # production's backlog (runner.py), not uWSGI's 100
+         '--listen', '1024',
+         '--lazy-apps', '--wsgi', 'production_app:app',
+         '--disable-logging'], port, {SECRET_ENV: secret}))
+    found['nginx, --http-socket'] = 'https://localhost:%d' % \
+        nginx_in_front(stack, http_socket).port
+    return found
+
+
+#: The fronts the targets name.
+STRAIGHT, NGINX = 'straight', 'nginx, to the router'
+
+
+def measure_servers(args, servers, cookies, urls):
     runs = {}
     keys = list(servers)
     cookie = cookies[('cookie', 'uwsgi %d' % cores())]
@@ -194,13 +236,10 @@ def measure_servers(args, servers, cookies, main_server, nginx):
                     wrk(servers[key].url + '/', args.seconds, 32, sent,
                         threads=args.wrk_threads))
         for connections in (32, 256):
-            runs.setdefault(('direct', connections), []).append(
-                wrk(main_server.url + '/', args.seconds, connections,
-                    cookie, threads=args.wrk_threads))
-            if nginx:
-                runs.setdefault(('nginx', connections), []).append(
-                    wrk('https://localhost:%d/' % nginx.port, args.seconds,
-                        connections, cookie, threads=args.wrk_threads))
+            for front, url in urls.items():
+                runs.setdefault((front, connections), []).append(
+                    wrk(url + '/', args.seconds, connections, cookie,
+                        threads=args.wrk_threads))
         print('round %d of %d done' % (number + 1, args.rounds),
               file=sys.stderr)
     return runs
@@ -218,7 +257,7 @@ def report_servers(runs, args, workers):
     print('wrk -t%d, %d rounds of %d s, on %d cores (N = %d workers)' % (
         args.wrk_threads, args.rounds, args.seconds, os.cpu_count(),
         workers))
-    print('%-10s %-22s %-10s %5s %9s %8s %8s %7s' % (
+    print('%-10s %-28s %-10s %5s %9s %8s %8s %7s' % (
         'store', 'server', 'visitor', 'conns', 'req/s', 'p50 ms', 'p99 ms',
         'errors'))
     for key in runs:
@@ -226,8 +265,8 @@ def report_servers(runs, args, workers):
             store, server, visitor, connections = key
         else:
             store, server, visitor, connections = (
-                'cookie', 'uwsgi N ' + key[0], 'returning', key[1])
-        print('%-10s %-22s %-10s %5d %9.0f %8.2f %8.2f %7d' % (
+                'cookie', 'uwsgi N, ' + key[0], 'returning', key[1])
+        print('%-10s %-28s %-10s %5d %9.0f %8.2f %8.2f %7d' % (
             store, server, visitor, connections, median(runs, key, 0),
             median(runs, key, 1), median(runs, key, 2),
             sum(r[3] for r in runs[key])))
@@ -242,7 +281,7 @@ def report_servers(runs, args, workers):
     for (store, server, visitor, connections) in [
             k for k in runs if len(k) == 4 and k[2] == 'returning'
             and k[0] != 'flask' and k[1] != 'waitress']:
-        print('%-10s %-22s / waitress, returning: %.2f' % (
+        print('%-10s %-28s / waitress, returning: %.2f' % (
             store, server, ratio(runs, (store, server, 'returning', 32),
                                  (store, 'waitress', 'returning', 32))))
     if ('flask', 'flask gunicorn', 'returning', 32) in runs:
@@ -266,12 +305,12 @@ def targets(runs, workers):
                ('flask', 'flask uwsgi', 'returning', 32)),
          TARGET_OVER_FLASK, '>='),
         ('256 / 32 connections, straight',
-         ratio(runs, ('direct', 256), ('direct', 32)), TARGET_256_OVER_32,
+         ratio(runs, (STRAIGHT, 256), (STRAIGHT, 32)), TARGET_256_OVER_32,
          '>='),
     ]
-    if ('nginx', 32) in runs:
+    if (NGINX, 32) in runs:
         checks.append(('256 / 32 connections, through nginx',
-                       ratio(runs, ('nginx', 256), ('nginx', 32)),
+                       ratio(runs, (NGINX, 256), (NGINX, 32)),
                        TARGET_256_OVER_32, '>='))
     # granian drops bytes; its errors are not this project's
     checks.append(('errors, every row of ours', sum(

@@ -43,9 +43,10 @@ def render(**names):
 
 class Nginx:
     """nginx with the rendered block, on 127.0.0.1 and a free port, in
-    front of ``app``; stopped on the way out, whatever happens."""
+    front of ``app``; stopped on the way out, whatever happens.
+    ``edit``, if given, turns the rendered block into the one run."""
 
-    def __init__(self, app, certificates, server='server'):
+    def __init__(self, app, certificates, server='server', edit=None):
         self.binary = require('nginx')
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix='tutorial-nginx-')
@@ -57,6 +58,8 @@ class Nginx:
             TUTORIAL_APP='127.0.0.1:%d' % app.port,
             TUTORIAL_STATIC=os.path.join(PROJECT, 'tutorial', 'pages',
                                          'static'))
+        if edit:
+            self.site = edit(self.site)
         with open(os.path.join(self.dir, 'tutorial.conf'), 'w') as f:
             f.write(self.site)
         self.config = os.path.join(self.dir, 'nginx.conf')

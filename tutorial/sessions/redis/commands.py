@@ -89,6 +89,11 @@ def crowded_error():
                        % MAX_WAITING)
 
 
+def waited_too_long():
+    """What a request whose wait for the lock ran out gets."""
+    return SessionBusy('its lock stayed taken for %g s' % LOCK_WAIT)
+
+
 @contextlib.contextmanager
 def place_to_wait(name):
     """A place among the requests that wait for session ``name``'s lock
@@ -148,13 +153,11 @@ class SessionCommands:
             with place_to_wait(name) as line:
                 # the first of the line asks Redis; the rest wait here
                 if not line.acquire(timeout=LOCK_WAIT):
-                    raise SessionBusy('its lock stayed taken for %g s'
-                                      % LOCK_WAIT)
+                    raise waited_too_long()
                 try:
                     while not taken:
                         if time.monotonic() >= deadline:
-                            raise SessionBusy('its lock stayed taken for '
-                                              '%g s' % LOCK_WAIT)
+                            raise waited_too_long()
                         time.sleep(LOCK_POLL)
                         taken, value = self.take_and_read(name, token)
                 finally:

@@ -1,17 +1,16 @@
 # The tutorial's production server in an image: `pserve production.ini`,
-# uWSGI with a worker per core behind its own HTTP router, on port 6543
-# of every interface. The router can face clients straight: slow and idle
-# ones cost it a connection, never a worker (among 512 of them, a
-# visitor's page still came in 2 ms), and it keeps HTTP's connection
-# rules. TLS, and a 4xx for a head over 64 kB or a body sent whole past
-# the limit, are a proxy's (compose.yaml runs nginx, with Redis; see
-# docs/container.rst).
+# nginx facing the clients on port 6543 of every interface, in front of
+# uWSGI with a worker per core. nginx reads each request whole before a
+# worker sees it, and keeps HTTP/1.1's rules, so the port may face
+# clients straight (docs/container.rst says what it took, measured). TLS
+# is a proxy's (compose.yaml runs nginx for it, with Redis).
 #
 #   docker build -t tutorial .
 #   docker run --rm -e TUTORIAL_SESSION_SECRET=... -p 127.0.0.1:6543:6543 tutorial
 #
 # The base is the official Python image (Debian trixie); any image with
-# python3 and its venv module will do, the same in both stages.
+# python3, its venv module and Debian's archive will do, the same in
+# both stages.
 ARG PYTHON_IMAGE=docker.io/library/python:3.13-slim-trixie
 
 # The build: a virtual environment with the app and what it needs.
@@ -33,9 +32,17 @@ RUN /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check \
         --no-deps . \
     && /opt/venv/bin/pip uninstall --yes --quiet pip
 
-# What runs: the base, the virtual environment and the ini file; no
-# compiler, no pip, no cache.
+# What runs: the base, nginx, the virtual environment and the ini file;
+# no compiler, no pip, no cache. nginx is Debian's; the server runs it
+# with a configuration of its own, as the user below, so nginx's own
+# files and logs go unused. (Not pinned, DL3008: a stable release's
+# archive keeps only its newest version of each package, so a pinned one
+# would stop building at the next security fix.)
 FROM ${PYTHON_IMAGE}
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends nginx \
+    && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default
 RUN groupadd --system --gid 10001 tutorial \
     && useradd --system --uid 10001 --gid tutorial --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin tutorial
@@ -43,8 +50,9 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY production.ini ./
 # Every interface, for the proxy on the container network; what the app
-# writes (the workers' metrics, uWSGI's FIFO) goes under /tmp, so that the
-# root file system may be read-only; a line is written as it is logged.
+# writes (the workers' metrics, uWSGI's FIFO, nginx's configuration and
+# buffers) goes under /tmp, so that the root file system may be
+# read-only; a line is written as it is logged.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     TUTORIAL_LISTEN=0.0.0.0:6543

@@ -25,8 +25,10 @@ from tests.support.tls import make_certificates
 from tests.support.visitors import connection, one_page, visit
 
 SECRET_IN_CONTAINER = '/run/secrets/session_secret'
-#: The most the app may add to its base image, in bytes.
-MAX_ADDED = 150 * 1000 * 1000
+#: The most the app may add to its base image, in bytes: its virtual
+#: environment, and nginx with what it needs from Debian (152 MB in all
+#: when nginx came in).
+MAX_ADDED = 165 * 1000 * 1000
 with open(os.path.join(PROJECT, 'deploy', 'nginx', 'tutorial.template')) as f:
     #: How long nginx keeps the app's address (s), by the template.
     NGINX_VALID = int(re.search(r'(?m)^ *resolver .* valid=(\d+)s;$',
@@ -90,7 +92,7 @@ def test_the_image_runs_as_a_user_with_a_healthcheck_and_a_port(podman):
     assert done.stdout.strip() == '10001'
 
 
-def test_the_image_adds_at_most_150_mb_to_its_base(podman):
+def test_the_image_adds_at_most_165_mb_to_its_base(podman):
     base = podman.image_size(podman.images['python'])
     image = podman.image_size(podman.images['tutorial'])
     print('\n  the image: %.0f MB, %.0f MB over its base (%.0f MB)'
@@ -287,10 +289,16 @@ def test_redis_stopped_gives_503s_then_it_recovers(stack):
     finally:
         stack.compose('start', 'redis')
     took = stack.wait_for(lambda: stack.status('/readyz') == 200, 30)
-    status, after, cookie = stack.page('/', cookie)
+    # /readyz came from one worker; the page may go to another, whose
+    # breaker rests REDIS_PAUSE after its last failure: a 503 (which
+    # leaves the session as it was) until then
+    pages = []
+    stack.wait_for(lambda: pages.append(stack.page('/', cookie))
+                   or pages[-1][0] == 200, 5)
     print('\n  Redis back: ready again in %.1f s' % took)
+    assert [page[0] for page in pages[:-1]] == [503] * (len(pages) - 1)
     # the session was on Redis's volume
-    assert status == 200 and after == before + 1
+    assert pages[-1][1] == before + 1
 
 
 def test_only_nginx_publishes_a_port_on_the_host(stack):

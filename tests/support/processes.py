@@ -59,28 +59,24 @@ def descendants(pid):
 
 
 def workers(pid):
-    """The serving processes below ``pid``: those that start no process
-    of their own (production's workers, under the uWSGI master that
-    pserve runs), but for uWSGI's HTTP router beside them (which never
-    loads the app, so never maps the cryptography bindings it imports),
-    and the helpers multiprocessing starts where processes are spawned
-    rather than forked (Python 3.14), such as its resource tracker."""
+    """Production's workers below ``pid``: the uWSGI processes that start
+    none of their own (not the master), once they have loaded the app
+    (mapped the cryptography bindings it imports). nginx, beside them,
+    is none."""
     found = []
     for process in descendants(pid):
         if children(process):
             continue
         try:
             with open('/proc/%d/cmdline' % process, 'rb') as f:
-                command = f.read()
-            if b'pyuwsgi' in command:
-                with open('/proc/%d/maps' % process, 'rb') as f:
-                    if b'/cryptography/' not in f.read():
-                        continue  # the router, or a worker still loading
+                if b'pyuwsgi' not in f.read():
+                    continue
+            with open('/proc/%d/maps' % process, 'rb') as f:
+                if b'/cryptography/' not in f.read():
+                    continue  # a worker still loading
         except (FileNotFoundError, ProcessLookupError):
             continue  # it ended as it was read
-        if b'resource_tracker' not in command \
-                and b'forkserver' not in command:
-            found.append(process)
+        found.append(process)
     return found
 
 

@@ -2,6 +2,7 @@
 import http.client
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -24,7 +25,7 @@ class Server:
     """
 
     def __init__(self, ini='development.ini', env=None, args=(), port=None,
-                 server_section=None, app_section=None):
+                 server_section=None, app_section=None, open_files=None):
         self.port = port or free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
         self.dir = tempfile.mkdtemp(prefix='tutorial-server-')
@@ -53,6 +54,8 @@ class Server:
         self.env['PYTHONUNBUFFERED'] = '1'  # the log in the order it happens
         self.env.update(env or {})
         self.args = list(args)
+        #: the soft open-files limit pserve starts with, if not this one's
+        self.open_files = open_files
         self.process = None
         self._final_output = None
 
@@ -61,13 +64,19 @@ class Server:
         self.process = subprocess.Popen(
             [PSERVE, self.ini] + self.args, cwd=self.dir, env=self.env,
             stdout=self._out, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=self._limit_files)
         if wait:
             self.wait_until_serving()
         return self
 
+    def _limit_files(self):
+        if self.open_files is not None:
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE,
+                               (self.open_files, hard))
+
     def wait_until_serving(self, timeout=30):
-        """Until the app answers: production's router listens before its
+        """Until the app answers: production's nginx listens before its
         workers have loaded the app, so an open port is not enough. The
         answer is a probe's, which counts as no request."""
         deadline = time.monotonic() + timeout

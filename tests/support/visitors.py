@@ -126,9 +126,9 @@ def raw_request(port, request, timeout=10):
     return status_of(answer), answer
 
 
-def connection(port):
+def connection(port, timeout=10):
     """A new connection to ``port`` (so that any worker may take it)."""
-    return http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+    return http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
 
 
 def post_reset(port, cookie, token):
@@ -146,10 +146,10 @@ def post_reset(port, cookie, token):
         conn.close()
 
 
-def visit(port, path='/', cookie=None):
+def visit(port, path='/', cookie=None, timeout=10):
     """One page on a connection of its own: its status, the count shown,
     and the cookie to keep."""
-    return one_page(connection(port), path, cookie)
+    return one_page(connection(port, timeout), path, cookie)
 
 
 #: How many connections load() opens, and how long it may take in all.
@@ -254,21 +254,24 @@ def assert_parallel_requests_all_count(server):
 class SlowClients:
     """Clients that cost a server connections and no work: ``lingering``
     ones that send a whole request, wait for the answer's first bytes,
-    and then keep their socket, and ``trickling`` ones that send a
-    request's head a line every ``every`` seconds, never ending it.
-    Closed on the way out of their ``with`` block, whatever happens; a
-    server that hangs one up is let be."""
+    and then keep their socket; ``trickling`` ones that send a request's
+    head a line every ``every`` seconds, never ending it; and ``bodies``
+    that send a whole head, then the form's body a byte every ``every``
+    seconds, never ending it either. Closed on the way out of their
+    ``with`` block, whatever happens; a server that hangs one up is let
+    be."""
 
-    def __init__(self, port, lingering=0, trickling=0, every=2.0):
+    def __init__(self, port, lingering=0, trickling=0, every=2.0,
+                 bodies=0):
         self.port, self.every = port, every
-        self.counts = (lingering, trickling)
-        self.lingering, self.trickling = [], []
+        self.counts = (lingering, trickling, bodies)
+        self.lingering, self.trickling, self.bodies = [], [], []
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.trickle)
 
     def __enter__(self):
         try:
-            lingering, trickling = self.counts
+            lingering, trickling, bodies = self.counts
             for _ in range(lingering):
                 s = socket.create_connection(('127.0.0.1', self.port), 10)
                 self.lingering.append(s)
@@ -279,6 +282,12 @@ class SlowClients:
                 s = socket.create_connection(('127.0.0.1', self.port), 5)
                 self.trickling.append(s)
                 s.sendall(b'GET / HTTP/1.1\r\nHost: localhost\r\n')
+            for _ in range(bodies):
+                s = socket.create_connection(('127.0.0.1', self.port), 5)
+                self.bodies.append(s)
+                s.sendall(b'POST /reset HTTP/1.1\r\nHost: localhost\r\n'
+                          b'Content-Type: application/x-www-form-urlencoded'
+                          b'\r\nContent-Length: 8000\r\n\r\na')
             self.thread.start()
         except BaseException:
             self.__exit__()
@@ -289,28 +298,31 @@ class SlowClients:
         line = 0
         while not self.stopping.wait(self.every):
             line += 1
-            for s in self.trickling:
-                try:
-                    s.sendall(b'X-Slow-%d: a\r\n' % line)
-                except OSError:
-                    pass  # hung up by the server
+            for sockets, data in ((self.trickling, b'X-Slow-%d: a\r\n' % line),
+                                  (self.bodies, b'a')):
+                for s in sockets:
+                    try:
+                        s.sendall(data)
+                    except OSError:
+                        pass  # hung up by the server
 
     def __exit__(self, *exc):
         self.stopping.set()
         if self.thread.is_alive():
             self.thread.join()
-        for s in self.lingering + self.trickling:
+        for s in self.lingering + self.trickling + self.bodies:
             s.close()
 
 
-def page_times(port, pages=10):
+def page_times(port, pages=10, timeout=10):
     """``pages`` page loads, one after another, each on a connection of
-    its own: each one's status and seconds."""
+    its own: each one's status and seconds (None: no answer within
+    ``timeout`` seconds)."""
     times = []
     for _ in range(pages):
         started = time.monotonic()
         try:
-            status = visit(port)[0]
+            status = visit(port, timeout=timeout)[0]
         except (OSError, http.client.HTTPException):
             status = None
         times.append((status, time.monotonic() - started))

@@ -1,5 +1,6 @@
 """production.ini: a secret from the environment, or no start at all."""
 import os
+import re
 
 import pytest
 from pyramid.paster import get_appsettings
@@ -88,14 +89,18 @@ def test_pserve_production_serves_with_a_good_secret():
         assert '; HttpOnly' in cookie
         assert '; SameSite=Lax' in cookie
         assert b'_debug_toolbar' not in body
-        # no Server header names the software
-        assert headers.get('Server', '') == ''
+        # the Server header names nginx alone, with no version
+        assert headers['Server'] == 'nginx'
         session = cookie.split(';')[0]
         status, headers, body = server.get('/howdy', cookie=session)
         assert count_on(body.decode()) == 2
-    # WARN logging: a quiet start and a quiet stop
-    assert server.output().strip() in ('', 'Starting server in PID %d.'
-                                       % server.process.pid)
+    # WARN logging: a start line, and a quiet stop
+    lines = server.output().strip().splitlines()
+    assert lines[0] == 'Starting server in PID %d.' % server.process.pid
+    assert re.search(r' Serving on http://127\.0\.0\.1:%d with \d+ workers '
+                     r'of 4 threads \(uWSGI, behind nginx; \d+ open files\)$'
+                     % server.port, lines[1])
+    assert len(lines) == 2, lines
 
 
 def test_an_unknown_session_store_is_refused_in_one_line():

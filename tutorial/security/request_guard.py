@@ -1,7 +1,8 @@
 """Beyond the step: requests the app should not read get a 400 page.
 
-A request for a host the app does not serve is refused before anything
-else: otherwise its Host header comes back in every absolute URL the app
+A request for a host the app does not serve (by its Host header, or the
+host an absolute form names), or one of HTTP/1.1 that names none, is
+refused before anything else: otherwise its Host header comes back in every absolute URL the app
 builds (WebOb makes even a relative redirect absolute), and a DNS name
 that points here could reach a development server (DNS rebinding).
 
@@ -18,6 +19,7 @@ reads are handed to WebOb, which then does not parse the header again.
 import logging
 import os
 import re
+from urllib.parse import urlsplit
 
 from pyramid.tweens import INGRESS
 from webob.cookies import RequestCookies, parse_cookie
@@ -200,6 +202,14 @@ def request_guard_tween_factory(handler, registry):
     def request_guard_tween(request):
         environ = request.environ
         host = environ.get('HTTP_HOST')
+        target = environ.get('REQUEST_URI')
+        if target and target[0] != '/' and '://' in target:
+            # the absolute form (GET http://host/path): RFC 9112 puts its
+            # host before the Host header's, so it is the one judged
+            host = environ['HTTP_HOST'] = urlsplit(target).netloc
+        elif host is None and environ.get('SERVER_PROTOCOL') == 'HTTP/1.1':
+            log.warning('400 Bad Request: HTTP/1.1 without a Host header')
+            return html_response(BAD_REQUEST_PAGE, 400)
         # no Host header (HTTP/1.0): WebOb uses the server's own name
         if host is not None and host not in hosts:
             name = host_name(host)

@@ -1,48 +1,21 @@
-"""Beyond the step: production served by uWSGI, a worker per core.
+"""Beyond the step: production's server, run by ``pserve production.ini``
+(``use = egg:tutorial#uwsgi``).
 
-``pserve production.ini`` starts the server [server:main] names; ``use =
-egg:tutorial#uwsgi`` names this runner. It checks [server:main] as pserve
-reads it, each refusal in one line, and pserve's own copy of the app,
-loaded first, has refused a bad setting of the app in one line. Then it
-runs uWSGI (the pyuwsgi wheel) beside itself, as a master and its
-workers, each worker a process that loads the app from the same ini file
-after it starts (worker.py), so that no connection, to Redis or anything
-else, is shared across a fork.
+It checks [server:main] as pserve reads it, each refusal in one line,
+then runs two programs beside itself: uWSGI's master and its workers, a
+process per core, each loading the app from the same ini file after it
+starts (worker.py); and nginx in front of them, which faces the clients
+(front.py). This process stays, as the one an operator signals:
 
-uWSGI's HTTP router faces the clients: one event-driven process that
-reads each request whole however slowly it comes, keeps connections
-alive, and closes them when HTTP says so, while the workers only see
-whole requests. uWSGI hands the app every header byte as PEP 3333 asks
-(a native string decoded as latin-1), and its HTTP layer is C, so its
-own work per request costs a fraction of waitress's (bench/README.txt
-has the figures, and docs/production.rst why it was chosen).
+- SIGTERM or SIGINT: nginx stops taking connections and finishes what it
+  holds, then the workers finish theirs, within ``graceful_timeout``;
+- SIGHUP: the workers are restarted one at a time (uWSGI's chain
+  reload), each replaced before the next goes.
 
-This process stays, as the one an operator signals. uWSGI itself reads
-SIGTERM as "reload at once", so the signals are turned into the master's
-own commands, written to its FIFO:
-
-- SIGTERM or SIGINT: stop taking connections, let the requests in flight
-  finish for up to ``graceful_timeout`` seconds, then stop;
-- SIGHUP: restart the workers one at a time (uWSGI's chain reload), each
-  replaced before the next goes, so that some worker always serves.
-
-A worker that dies is replaced by the master. If this process dies, the
-kernel kills the master (SIGKILL), and its workers leave with it.
-
-[server:main] takes:
-
-- ``listen = HOST:PORT``, as waitress does (TUTORIAL_LISTEN wins);
-- ``workers``: how many (TUTORIAL_WORKERS wins); by default one per core
-  this process may run on;
-- ``threads``: the app's threads in each worker. By default, APP_THREADS
-  for the requests the app works on, and as many more as may wait for
-  one session's lock (8 with the Redis store, none with the cookies);
-- ``backlog``: connections the kernel holds for the workers (1024);
-- ``graceful_timeout``: on SIGTERM, the seconds requests in flight may
-  take before their worker is killed (5);
-- ``ident``: the Server header; empty (uWSGI sends none), so that no
-  answer names the software;
-- waitress's ``trusted_proxy`` settings (proxy_headers.py).
+A worker that dies is replaced by the master. If nginx or the master
+stops by itself, the other is stopped and this process exits with an
+error; if this process dies, the kernel kills both (SIGKILL).
+docs/production.rst says why this design, and what each setting does.
 """
 import atexit
 import ctypes
@@ -67,7 +40,11 @@ from ..config.settings import (
     setting,
     )
 from ..operations import MULTIPROC_ENV
+from ..operations.log_summary import LogSummary
+from ..security.headers import headers_from
+from ..security.request_guard import max_body_size
 from ..sessions.stores import waiting_requests
+from .front import MAX_VARS, find_nginx, nginx_config, raise_open_files
 from .proxy_headers import proxy_settings
 
 log = logging.getLogger(__name__)
@@ -75,15 +52,15 @@ log = logging.getLogger(__name__)
 WORKERS_ENV = 'TUTORIAL_WORKERS'
 #: How a worker learns what to load (worker.py reads it).
 WORKER_ENV = 'TUTORIAL_SERVER_WORKER'
-#: The largest request head uWSGI reads, in bytes (its own maximum): a
-#: header of 8 kB, or a hundred of them, is served.
+#: The largest request uWSGI takes from nginx, in bytes (its maximum).
 BUFFER_SIZE = 65535
-#: The seconds a client has to send a request's head.
-HEADERS_TIMEOUT = 10
 #: A worker's threads for the requests the app works on. The app holds
 #: the GIL for most of a request, so more run no faster; they only share
 #: it, and each request's time grows with their number (bench/README.txt).
 APP_THREADS = 4
+#: How often a kind of client fault is logged: the first at once, then
+#: one line each this many seconds, saying how many it stands for.
+FAULT_INTERVAL = 10
 
 #: [server:main]'s keys this runner reads; any other is refused, so that
 #: a waitress setting left behind is not silently ignored.
@@ -122,21 +99,26 @@ def address(listen):
 def server_factory(global_conf, **server_settings):
     """The paste.server_factory: [server:main]'s settings checked as pserve
     reads them, before the app is loaded, each refused in one line; then
-    the server, which uWSGI runs."""
+    the server."""
     if importlib.util.find_spec('pyuwsgi') is None:
         refuse('[server:main] uses uWSGI, which is not installed: pip '
                'install -e ".[production]" (on Windows, where it does not '
                'run, serve with use = egg:waitress#main, as development.ini '
                'does)')
+    nginx = find_nginx()
+    if nginx is None:
+        refuse('[server:main] puts nginx in front of uWSGI, and nginx is not '
+               'installed (Debian: apt-get install nginx-light, or nginx)')
     unknown = sorted(set(server_settings) - set(KEYS))
     if unknown:
-        refuse('[server:main] has %s, which uWSGI does not take here (it '
+        refuse('[server:main] has %s, which this server does not take (it '
                'takes: %s)', ', '.join(unknown), ', '.join(KEYS))
     host, port = address(setting(server_settings, 'listen', LISTEN_ENV,
                                  default=DEFAULT_LISTEN))
     options = {
         'host': host,
         'port': port,
+        'nginx': nginx,
         'workers': int_setting(server_settings, 'workers', WORKERS_ENV,
                                default=cores(), minimum=1),
         # None: as many as the app's session store needs (__call__)
@@ -159,48 +141,35 @@ def server_factory(global_conf, **server_settings):
 
 
 class Runner:
-    """pserve's server: runs the uWSGI master, and hands it the signals
-    an operator sends this process."""
+    """pserve's server: runs nginx and the uWSGI master, and hands them the
+    signals an operator sends this process."""
 
     def __init__(self, global_conf, options):
         self.global_conf = dict(global_conf)
         self.options = options
         # what the signal handlers and the master's lines tell the loop
         self.reload_asked = self.stop_by = self.fifo = self.fifo_fd = None
-        self.stopping = self.chain_running = False
+        self.stopping = self.chain_running = self.master_told = False
         #: the workers (uWSGI numbers them from 1) a restart asked for
         #: has yet to replace
         self.to_replace = set()
+        self.faults = LogSummary(FAULT_INTERVAL)
 
-    def command(self, fifo):
+    def command(self, folder):
         """The uWSGI master's command line."""
         options = self.options
-        host = options['host']
-        listen = '[%s]:%d' % (host, options['port']) if ':' in host \
-            else '%s:%d' % (host, options['port'])
         return [
             sys.executable, '-c', 'import pyuwsgi; pyuwsgi.run()',
-            # uWSGI's HTTP router faces the clients: one event-driven
-            # process that reads each request whole, however slowly it
-            # comes, keeps connections alive between requests, and closes
-            # them when HTTP says so; the workers only ever see whole
-            # requests, over a socket of their own
-            '--http', listen,
-            '--socket', os.path.join(os.path.dirname(fifo), 'workers.sock'),
-            '--http-keepalive', '--http-auto-chunked',
-            # a request head must come within this many seconds
-            '--http-headers-timeout', str(HEADERS_TIMEOUT),
-            # Expect: 100-continue answered, and chunked bodies handed on
-            '--http-manage-expect', '--http-chunked-input',
-            '--http-buffer-size', str(BUFFER_SIZE),
-            '--master', '--master-fifo', fifo,
+            # the workers take whole requests from nginx, on this socket
+            '--socket', os.path.join(folder, 'workers.sock'),
+            '--master', '--master-fifo', self.fifo,
             '--processes', str(options['workers']),
             '--threads', str(options['threads']),
             # each worker loads the app itself, after it starts
             '--lazy-apps', '--need-app',
             '--wsgi', 'tutorial.server.worker',
             '--listen', str(options['backlog']),
-            '--buffer-size', str(BUFFER_SIZE),
+            '--buffer-size', str(BUFFER_SIZE), '--max-vars', str(MAX_VARS),
             '--worker-reload-mercy', str(options['graceful_timeout']),
             '--reload-mercy', str(options['graceful_timeout']),
             # workers go when their master goes, however it went
@@ -209,8 +178,8 @@ class Runner:
             # finalization, which on Python 3.13 wait for the threads
             # uWSGI made until the master kills the worker (uWSGI #2480)
             '--skip-atexit', '--skip-atexit-teardown',
-            # the app logs what matters through the ini file's logging;
-            # a line per request is the proxy's to write
+            # the app logs what matters through the ini file's logging,
+            # and nginx each request that failed
             '--disable-logging',
         ]
 
@@ -218,77 +187,120 @@ class Runner:
         """Serve until stopped. (pserve's own copy of the app,
         ``wsgi_app``, was loaded to check its settings; each worker
         loads its own.)"""
-        if self.options['threads'] is None:
-            self.options['threads'] = APP_THREADS + waiting_requests(
-                wsgi_app.registry.settings)
+        options = self.options
+        settings = wsgi_app.registry.settings
+        if options['threads'] is None:
+            options['threads'] = APP_THREADS + waiting_requests(settings)
+        files = raise_open_files()
         folder = tempfile.mkdtemp(prefix='tutorial-server-')
-        self.fifo = fifo = os.path.join(folder, 'master.fifo')
+        self.fifo = os.path.join(folder, 'master.fifo')
+        config = os.path.join(folder, 'nginx.conf')
+        with open(config, 'w') as f:
+            f.write(nginx_config(
+                folder, options, files,
+                max_body_size(settings),
+                headers_from(settings)))
         # the workers' own log lines go where this process's go
         log_fd = os.dup(2)
         env = dict(os.environ)
         env[WORKER_ENV] = json.dumps({
             'config': self.global_conf['__file__'],
             'global_conf': self.global_conf,
-            'proxy': self.options['proxy'],
-            'ident': self.options['ident'],
+            'proxy': options['proxy'],
+            'ident': options['ident'],
             'log_fd': log_fd,
         })
+        nginx = master = None
         try:
-            master = subprocess.Popen(
-                self.command(fifo), env=env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                pass_fds=(log_fd,), preexec_fn=die_with_parent,
-                # a signal to this process's group (Ctrl-C in a terminal)
-                # comes to this process alone, which tells the master
-                start_new_session=True)
+            master = start(self.command(folder), env, pass_fds=(log_fd,))
             os.close(log_fd)
-            relay = threading.Thread(target=relay_lines, args=(
-                master.stdout, self.saw), daemon=True)
-            relay.start()
-            self.handle_signals(master)
-            log.info('Serving on http://%s:%d with %d workers of %d '
-                     'threads (uWSGI)', self.options['host'] if ':' not in
-                     self.options['host'] else '[%s]' % self.options['host'],
-                     self.options['port'], self.options['workers'],
-                     self.options['threads'])
-            code = self.wait(master)
-            relay.join(5)
+            # nginx takes clients once the workers' socket is there: a
+            # request then waits in its backlog for a worker to be ready
+            while not os.path.exists(os.path.join(folder, 'workers.sock')) \
+                    and master.poll() is None:
+                time.sleep(0.05)
+            nginx = start([options['nginx'], '-e', 'stderr', '-p', folder,
+                           '-c', config, '-g', 'daemon off;'], env)
+            relays = [threading.Thread(target=relay_lines, args=args,
+                                       daemon=True) for args in (
+                (master.stdout, self.saw, 'uwsgi'),
+                (nginx.stdout, self.said, 'nginx'))]
+            for relay in relays:
+                relay.start()
+            self.handle_signals(nginx, master)
+            log.info('Serving on http://%s with %d workers of %d threads '
+                     '(uWSGI, behind nginx; %d open files)',
+                     listen_text(options), options['workers'],
+                     options['threads'], files)
+            code = self.wait(nginx, master)
+            for relay in relays:
+                relay.join(5)
         finally:
+            for process in (nginx, master):
+                if process is not None and process.poll() is None:
+                    process.kill()
+                    process.wait()
             if self.fifo_fd is not None:
                 os.close(self.fifo_fd)
             shutil.rmtree(folder, ignore_errors=True)
         if code:
             sys.exit(code)
 
-    def wait(self, master):
-        """The master's exit status, once it has stopped. Told to stop, it
-        has the graceful timeout and a second, then is told to stop at
-        once (SIGINT): uWSGI's graceful stop passes over a worker still
-        loading the app when it came, and then waits on it. A restart
-        that has left a worker unreplaced, and no longer runs, is asked
-        for again, each second."""
+    def wait(self, nginx, master):
+        """The exit status, once both have stopped. Told to stop, nginx
+        finishes what it holds, then the master is told to stop; each has
+        the graceful timeout (the master a second more), then is stopped
+        at once (uWSGI's graceful stop passes over a worker still loading
+        the app when it came, and then waits on it). A restart that has
+        left a worker unreplaced, and no longer runs, is asked for again,
+        each second. One that stops by itself stops the other."""
+        failed = False
         while True:
             try:
-                return master.wait(0.5)
+                code = master.wait(0.5)
             except subprocess.TimeoutExpired:
-                pass
+                code = None
+            if code is not None and nginx.poll() is not None:
+                return 1 if failed else code
+            now = time.monotonic()
+            if not self.stopping and (code is not None
+                                      or nginx.poll() is not None):
+                log.error('%s stopped by itself (exit %s); stopping the '
+                          'server', 'nginx' if code is None else 'uWSGI',
+                          nginx.returncode if code is None else code)
+                failed = True
+                self.stop(nginx)
+            if self.stopping and not self.master_told \
+                    and (nginx.poll() is not None or now > self.stop_by):
+                self.master_told = True
+                if nginx.poll() is None:
+                    nginx.terminate()
+                self.stop_by = now + self.options['graceful_timeout'] + 1
+                self.tell(master, STOP)
+            elif self.master_told and now > self.stop_by:
+                for process in (master, nginx):
+                    if process.poll() is None:
+                        process.send_signal(signal.SIGINT)
+                self.stop_by = float('inf')
             if self.to_replace and not self.chain_running \
                     and not self.stopping \
-                    and time.monotonic() - self.reload_asked > 1:
-                self.reload_asked = time.monotonic()
+                    and now - self.reload_asked > 1:
+                self.reload_asked = now
                 self.tell(master, CHAIN_RELOAD)
-            if self.stop_by is not None \
-                    and time.monotonic() > self.stop_by:
-                master.send_signal(signal.SIGINT)
-                self.stop_by = None
 
-    def handle_signals(self, master):
-        def stop(signum, frame):
+    def stop(self, nginx):
+        """nginx stops taking connections and finishes what it holds
+        (SIGQUIT); wait() then stops the master."""
+        if not self.stopping:
             self.stopping = True
-            if self.stop_by is None:
-                self.stop_by = time.monotonic() \
-                    + self.options['graceful_timeout'] + 1
-            self.tell(master, STOP)
+            self.stop_by = time.monotonic() \
+                + self.options['graceful_timeout']
+            if nginx.poll() is None:
+                nginx.send_signal(signal.SIGQUIT)
+
+    def handle_signals(self, nginx, master):
+        def stop(signum, frame):
+            self.stop(nginx)
 
         def restart_workers(signum, frame):
             self.to_replace = set(range(1, self.options['workers'] + 1))
@@ -297,6 +309,23 @@ class Runner:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, restart_workers)
+
+    def said(self, line):
+        """What nginx said, and the level to log it at (None: held). A
+        client's fault (fault lines, front.py) is logged at once, then
+        once each FAULT_INTERVAL seconds for each status, with how many
+        it stands for; nginx's own lines are warnings."""
+        status = line[:3]
+        if not (status.isdigit() and line[3:9] == ' for "'):
+            return logging.WARNING, line
+        due = self.faults.due(status)
+        if due is None:
+            return None, line
+        count = due[0]
+        if count > 1:
+            line = '%s (and %d more such in %d s)' % (
+                line, count - 1, FAULT_INTERVAL)
+        return logging.WARNING, line
 
     def saw(self, line):
         """What the master said, and the level to log it at.
@@ -317,9 +346,9 @@ class Runner:
             if victim.isdigit():
                 self.to_replace.discard(int(victim))
         if self.stopping and 'NO MERCY' in line:
-            return logging.INFO
+            return logging.INFO, line
         return logging.WARNING if any(
-            word in line for word in WARNING_WORDS) else logging.DEBUG
+            word in line for word in WARNING_WORDS) else logging.DEBUG, line
 
     def tell(self, master, command):
         """Write ``command`` to the master's FIFO, once it has made it; a
@@ -337,6 +366,23 @@ class Runner:
         except OSError:
             if command == STOP and master.poll() is None:
                 master.send_signal(signal.SIGINT)
+
+
+def start(command, env, pass_fds=()):
+    """One of the two programs, its output on a pipe to this process."""
+    return subprocess.Popen(
+        command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, pass_fds=pass_fds,
+        preexec_fn=die_with_parent,
+        # a signal to this process's group (Ctrl-C in a terminal) comes to
+        # this process alone, which tells the others
+        start_new_session=True)
+
+
+def listen_text(options):
+    host = options['host']
+    return '%s:%d' % ('[%s]' % host if ':' in host else host,
+                      options['port'])
 
 
 def die_with_parent():
@@ -358,12 +404,15 @@ WARNING_WORDS = ('DAMN', 'died', 'NO MERCY', 'too much time', 'error',
                  'Error', 'unable', 'invalid')
 
 
-def relay_lines(stream, saw):
-    """uWSGI's own lines, each through this process's logging at the level
-    ``saw`` gives it (the ini file's logging decides what is shown)."""
-    uwsgi_log = logging.getLogger(__name__ + '.uwsgi')
+def relay_lines(stream, saw, name):
+    """A program's own lines, each through this process's logging at the
+    level ``saw`` gives it, if any (the ini file's logging decides what is
+    shown)."""
+    program_log = logging.getLogger(__name__ + '.' + name)
     for raw in stream:
         line = raw.decode('utf-8', 'replace').rstrip()
         if line:
-            uwsgi_log.log(saw(line), '%s', line)
+            level, line = saw(line)
+            if level is not None:
+                program_log.log(level, '%s', line)
     stream.close()

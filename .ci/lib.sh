@@ -36,7 +36,8 @@ install_axe_core() {
 }
 
 # The Debian packages README.txt's apt line names, one a line: the one
-# list of what the tests run.
+# list of what the tests run. A word in quotes there is an apt pattern
+# (?name(...)), read as the shell reads it, unglobbed.
 readme_packages() {
     local line
     line=$(sed -n 's/^ *\$ sudo apt-get install \([^&]*\).*$/\1/p' README.txt)
@@ -44,7 +45,7 @@ readme_packages() {
         echo "README.txt must have one 'sudo apt-get install' line" >&2
         return 1
     fi
-    printf '%s\n' $line
+    xargs -n 1 printf '%s\n' <<< "$line"
 }
 
 # Whether Debian package NAME is installed here, or provided by one that

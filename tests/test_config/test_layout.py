@@ -5,6 +5,7 @@ import ast
 import glob
 import os
 import re
+import shlex
 import subprocess
 
 import pytest
@@ -121,7 +122,8 @@ def test_no_archive_or_binary_is_tracked_but_the_icon():
 def readme_apt_packages():
     """The packages README.txt's apt line installs (and .ci/run with it)."""
     with open(os.path.join(PROJECT, 'README.txt')) as f:
-        lines = [line.split('apt-get install', 1)[1].split('&&')[0].split()
+        lines = [shlex.split(line.split('apt-get install', 1)[1]
+                             .split('&&')[0])
                  for line in f if line.strip().startswith(
                      '$ sudo apt-get install')]
     assert len(lines) == 1, lines
@@ -149,7 +151,7 @@ def test_ci_installs_the_readme_apt_line_and_runs_its_test_command():
     assert 'nosetests tutorial' in read[-2]
     with open(os.path.join(PROJECT, '.ci', 'run')) as f:
         ci = f.read()
-    assert '$(readme_packages)' in ci and '$(readme_test_command)' in ci
+    assert '< <(readme_packages)' in ci and '$(readme_test_command)' in ci
 
 
 def installed_or_provided():

@@ -16,8 +16,7 @@ requires = [
 ]
 
 # Production's server (tutorial/server/runner.py): uWSGI, a worker
-# process per core behind its own HTTP router, every header byte handed
-# on. pyuwsgi 2.0.30 has wheels for Python 3.10 to 3.14; on a newer
+# process per core behind nginx (Debian's), every header byte handed on. pyuwsgi 2.0.30 has wheels for Python 3.10 to 3.14; on a newer
 # Python pip builds it, which takes gcc, Python's headers and libcrypt's
 # (Debian: gcc python3-dev libcrypt-dev). uWSGI does not run on Windows.
 production_requires = [
@@ -66,13 +65,13 @@ test_requires = dev_requires + production_requires + redis_requires + [
 ]
 
 # The benchmark's servers (bench/production.py), beside what the tests
-# bring: gunicorn (with its C parser), how Flask is usually deployed and
-# a server production could have chosen; and granian, which drops header
-# bytes, for reference.
+# bring: gunicorn, how Flask is usually deployed; and the designs
+# production could have had (docs/production.rst): gunicorn with gevent's
+# event loop, and hypercorn (waitress, the third, is already here).
 bench_requires = test_requires + [
     'gunicorn >= 27',
-    'gunicorn-h1c',
-    'granian >= 2.5, < 3',
+    'gevent',
+    'hypercorn',
 ]
 
 setup(

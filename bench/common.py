@@ -146,34 +146,15 @@ def first_answer(url):
         return response.read(), cookie or None
 
 
-#: deploy/nginx's proxy_pass, and what takes its place to speak the uwsgi
-#: protocol to uWSGI's workers: Debian's uwsgi_params, and the forwarded
-#: headers the block sets, as the variables the protocol carries them in.
-PROXY_PASS = 'proxy_pass http://$tutorial_app;'
-UWSGI_PASS = """include /etc/nginx/uwsgi_params;
-        uwsgi_pass unix:%s;
-        uwsgi_param HTTP_X_FORWARDED_PROTO $scheme;
-        uwsgi_param HTTP_X_FORWARDED_HOST $host$tutorial_port;
-        uwsgi_param HTTP_X_FORWARDED_FOR $remote_addr;"""
-
-
-def nginx_in_front(stack, server, uwsgi_socket=None):
+def nginx_in_front(stack, server):
     """deploy/nginx's block in front of ``server`` (entered on ``stack``),
-    or None where nginx is not installed. With ``uwsgi_socket``, nginx
-    speaks the uwsgi protocol to the workers' socket at that path, in
-    place of HTTP to ``server``'s port."""
+    or None where nginx is not installed."""
     if not (shutil.which('nginx') and shutil.which('envsubst')):
         print('bench: no nginx (apt-get install nginx-light gettext-base): '
               'the rows through the proxy are left out', file=sys.stderr)
         return None
     folder = stack.enter_context(tempfile.TemporaryDirectory())
-
-    def over_uwsgi(site):
-        assert PROXY_PASS in site, 'deploy/nginx no longer proxies so'
-        return site.replace(PROXY_PASS, UWSGI_PASS % uwsgi_socket)
-    return stack.enter_context(Nginx(
-        server, make_certificates(folder),
-        edit=over_uwsgi if uwsgi_socket else None))
+    return stack.enter_context(Nginx(server, make_certificates(folder)))
 
 
 def check_targets(checks, width=28):

@@ -1,7 +1,7 @@
-"""Benchmark: production's server beside the others, and one session's
-flood.
+"""Benchmark: production's server beside the designs it was weighed
+against, slow clients by the thousand, and one session's flood.
 
-    .venv/bin/pip install -e ".[bench]"      # Flask, gunicorn, granian
+    .venv/bin/pip install -e ".[bench]"      # Flask, gunicorn, hypercorn
     .venv/bin/python -m bench.run --production [--seconds 3] [--rounds 5]
         [--stores cookie,encrypted,redis] [--soak 60]
 
@@ -11,37 +11,38 @@ connections, as a first and as a returning visitor:
 
 - waitress, one process: the development server (production.ini's app
   and settings, with waitress in [server:main]);
-- uWSGI (tutorial/server/runner.py, `pserve production.ini`) with 1
+- production (`pserve production.ini`: nginx in front of uWSGI) with 1
   worker, and with N, one per core, for each session store named;
-- for the cookie store, the other servers that hand the app every header
-  byte, N workers each: gunicorn's gthread (4 threads) and sync workers;
-  and granian's WSGI workers, which drop any header value that is not
-  ASCII, as the reference production left;
+- for the cookie store, the other designs, N workers each: waitress in
+  each of N processes (bench/apps/waitress_workers.py), gunicorn with
+  gevent's event loop, and hypercorn;
 - Flask 3 on gunicorn's gthread workers, how Flask is usually deployed,
-  and on uWSGI as this project runs it (one request a connection);
-- uWSGI N with 12 threads a worker, as the Redis store has them, beside
-  production's 4 for the cookie store;
-- uWSGI N at 32 and 256 connections, by each front (when nginx is
-  installed): straight to its HTTP router; through deploy/nginx to the
-  router; through nginx over the uwsgi protocol to the same workers'
-  socket (uwsgi_pass), the router left to the port; and through nginx to
-  a uWSGI with no router, whose workers read HTTP (--http-socket).
+  and on uWSGI;
+- production N with 12 threads a worker, as the Redis store has them,
+  beside its 4 for the cookie store;
+- production N at 32 and 256 connections, straight and through
+  deploy/nginx (when nginx is installed).
 
 Rounds take turns between the servers, so that all see the same noise;
 each figure is the median of the rounds, each ratio the median of the
 rounds' own ratios.
 
-Then the flood (with redis-server): uWSGI N with the Redis store, the
-lock per session on, and off. One session is sent by wrk on 256
-connections while 256 other visitors browse on 8; the table gives the
-others' p50 and p95, the flood's 429s, and every 5xx. Last, a soak: uWSGI
-N for --soak seconds, its processes' memory before and after.
+Then slow clients: a visitor's pages while clients trickle request
+bodies a byte every 2 s, on each design; and on production, lingering
+clients, trickling heads and trickling bodies together, up to a
+thousand of each. Then the flood (with redis-server): production N with
+the Redis store, the lock per session on, and off. One session is sent
+by wrk on 256 connections while 256 other visitors browse on 8; the
+table gives the others' p50 and p95, the flood's 429s, and every 5xx.
+Last, a soak: production N for --soak seconds, its processes' memory
+before and after.
 
 It prints the targets and which are missed.
 """
 import argparse
 import contextlib
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -50,6 +51,7 @@ import time
 
 from bench.chart import write_chart
 from bench.common import (
+    APPS,
     TARGET_P99_MS,
     WAITRESS,
     Command,
@@ -60,12 +62,7 @@ from bench.common import (
     returning_visitors,
     wrk,
     )
-from tests.support.processes import (
-    free_port,
-    group_rss_kb,
-    uwsgi_option,
-    workers,
-    )
+from tests.support.processes import free_port, group_rss_kb, workers
 from tests.support.project import BIN
 from tests.support.redis_servers import RedisServer
 from tests.support.servers import Server
@@ -84,27 +81,27 @@ TARGET_256_OVER_32 = 0.8
 TARGET_FLOOD_LOCKED_OVER_UNLOCKED = 1.5
 TARGET_SOAK_GROWTH_KB = 16 * 1024
 
-#: The other servers, each serving production.ini's app with N workers.
+#: The other designs, each serving production.ini's app with N workers.
 OTHERS = {
-    'gunicorn gthread': lambda n, port: [
-        os.path.join(BIN, 'gunicorn'), '--worker-class', 'gthread',
-        '--threads', '4', '--workers', str(n), '--bind',
+    'waitress, N processes': lambda n, port: [
+        sys.executable, os.path.join(APPS, 'waitress_workers.py'),
+        str(port), str(n)],
+    'gunicorn gevent': lambda n, port: [
+        os.path.join(BIN, 'gunicorn'), '--worker-class', 'gevent',
+        '--worker-connections', '4000', '--workers', str(n), '--bind',
         '127.0.0.1:%d' % port, 'production_app:app'],
-    'gunicorn sync': lambda n, port: [
-        os.path.join(BIN, 'gunicorn'), '--workers', str(n), '--bind',
+    'hypercorn': lambda n, port: [
+        os.path.join(BIN, 'hypercorn'), '--workers', str(n), '--bind',
         '127.0.0.1:%d' % port, 'production_app:app'],
-    'granian (drops bytes)': lambda n, port: [
-        os.path.join(BIN, 'granian'), '--interface', 'wsgi', '--workers',
-        str(n), '--blocking-threads', '4', '--port', str(port), '--no-ws',
-        '--log-level', 'warning', 'production_app:app'],
 }
 
 
 def other_servers(stack, env, workers):
-    """The other servers this machine has, serving production.ini's app."""
+    """The other designs this machine has, serving production.ini's app."""
     servers = {}
     for name, command in OTHERS.items():
-        if not os.path.exists(command(1, 0)[0]):
+        program = command(1, 0)[0]
+        if program != sys.executable and not os.path.exists(program):
             print('bench: %s not installed (pip install -e ".[bench]"): '
                   'its row is left out' % name, file=sys.stderr)
             continue
@@ -151,7 +148,7 @@ def main():
         stores.remove('redis')
     secret = os.environ.get(SECRET_ENV) or os.urandom(32).hex()
     n = cores()
-    uwsgi_n = 'uwsgi %d' % n
+    production_n = PRODUCTION % n
     with contextlib.ExitStack() as stack:
         redis = stack.enter_context(RedisServer()) if has_redis else None
         servers = {}
@@ -161,13 +158,13 @@ def main():
                 env['TUTORIAL_REDIS_URL'] = redis.url
             servers[(store, 'waitress')] = stack.enter_context(Server(
                 'production.ini', env=env, server_section=WAITRESS))
-            servers[(store, 'uwsgi 1')] = stack.enter_context(Server(
+            servers[(store, PRODUCTION % 1)] = stack.enter_context(Server(
                 'production.ini', env=dict(env, **{WORKERS_ENV: '1'})))
-            servers[(store, uwsgi_n)] = stack.enter_context(
+            servers[(store, production_n)] = stack.enter_context(
                 Server('production.ini', env=dict(env, **{WORKERS_ENV:
                                                           str(n)})))
         # the cookie store's threads against the Redis store's
-        servers[('cookie', uwsgi_n + ', 12 threads')] = stack.enter_context(
+        servers[('cookie', production_n + ', 12 threads')] = stack.enter_context(
             Server('production.ini', env={SECRET_ENV: secret,
                                           WORKERS_ENV: str(n)},
                    server_section=TWELVE_THREADS))
@@ -178,55 +175,44 @@ def main():
             servers[('flask', name)] = server
         cookies = {key: returning_visitors(server.url)
                    for key, server in servers.items()}
-        main_server = servers[('cookie', uwsgi_n)]
+        main_server = servers[('cookie', production_n)]
         runs = measure_servers(args, servers, cookies, fronts(
-            stack, main_server, secret, n))
+            stack, main_server))
         report_servers(runs, args, n)
         checks = targets(runs, n)
         if redis:
             flood = flood_table(args, stack, redis, secret, n)
             checks += flood
+        checks += slow_bodies_table({
+            name: server for (store, name), server in servers.items()
+            if store == 'cookie' and name in (production_n, 'waitress')
+            or name in OTHERS})
         checks += slow_clients_table(main_server)
         if args.soak:
             checks.append(soak(args, main_server, cookies[('cookie',
-                                                           uwsgi_n)]))
+                                                           production_n)]))
     check_targets(checks, 46)
 
 
-def fronts(stack, server, secret, workers):
-    """Where uWSGI N's pages are asked for, by the front: its router
-    straight, and nginx's three ways to uWSGI (if nginx is installed)."""
+def fronts(stack, server):
+    """Where production N's pages are asked for: straight, and through
+    deploy/nginx (if nginx is installed)."""
     found = {STRAIGHT: server.url}
     nginx = nginx_in_front(stack, server)
-    if nginx is None:
-        return found
-    found[NGINX] = 'https://localhost:%d' % nginx.port
-    # the workers' own socket, which the router hands requests to
-    socket = uwsgi_option(server.process.pid, '--socket')
-    found['nginx, uwsgi_pass'] = 'https://localhost:%d' % nginx_in_front(
-        stack, server, uwsgi_socket=socket).port
-    port = free_port()
-    http_socket = stack.enter_context(Command(
-        [sys.executable, '-c', 'import pyuwsgi; pyuwsgi.run()',
-         '--http-socket', '127.0.0.1:%d' % port, '--master',
-         '--processes', str(workers), '--threads', str(APP_THREADS),
-         # production's backlog (runner.py), not uWSGI's 100
-         '--listen', '1024',
-         '--lazy-apps', '--wsgi', 'production_app:app',
-         '--disable-logging'], port, {SECRET_ENV: secret}))
-    found['nginx, --http-socket'] = 'https://localhost:%d' % \
-        nginx_in_front(stack, http_socket).port
+    if nginx is not None:
+        found[NGINX] = 'https://localhost:%d' % nginx.port
     return found
 
 
-#: The fronts the targets name.
-STRAIGHT, NGINX = 'straight', 'nginx, to the router'
+#: How the rows name production, by its worker count; and its fronts.
+PRODUCTION = 'production %d'
+STRAIGHT, NGINX = 'straight', 'through deploy/nginx'
 
 
 def measure_servers(args, servers, cookies, urls):
     runs = {}
     keys = list(servers)
-    cookie = cookies[('cookie', 'uwsgi %d' % cores())]
+    cookie = cookies[('cookie', PRODUCTION % cores())]
     for number in range(args.rounds):
         order = keys[number % len(keys):] + keys[:number % len(keys)]
         for visitor in ('first', 'returning'):
@@ -265,12 +251,12 @@ def report_servers(runs, args, workers):
             store, server, visitor, connections = key
         else:
             store, server, visitor, connections = (
-                'cookie', 'uwsgi N, ' + key[0], 'returning', key[1])
+                'cookie', 'production N, ' + key[0], 'returning', key[1])
         print('%-10s %-28s %-10s %5d %9.0f %8.2f %8.2f %7d' % (
             store, server, visitor, connections, median(runs, key, 0),
             median(runs, key, 1), median(runs, key, 2),
             sum(r[3] for r in runs[key])))
-    n = 'uwsgi %d' % workers
+    n = PRODUCTION % workers
     print('chart: %s' % write_chart(
         'production', 'production.ini\'s app on each server, a returning '
         'visitor, 32 connections', 'requests a second (more is better)',
@@ -285,22 +271,22 @@ def report_servers(runs, args, workers):
             store, server, ratio(runs, (store, server, 'returning', 32),
                                  (store, 'waitress', 'returning', 32))))
     if ('flask', 'flask gunicorn', 'returning', 32) in runs:
-        print('project on uWSGI N / Flask on gunicorn N, returning: %.2f'
+        print('project on production N / Flask on gunicorn N, returning: %.2f'
               % ratio(runs, ('cookie', n, 'returning', 32),
                       ('flask', 'flask gunicorn', 'returning', 32)))
 
 
 def targets(runs, workers):
-    n = 'uwsgi %d' % workers
+    n = PRODUCTION % workers
     checks = [
-        ('uWSGI N / waitress, cookie, returning',
+        ('production N / waitress, cookie, returning',
          ratio(runs, ('cookie', n, 'returning', 32),
                ('cookie', 'waitress', 'returning', 32)),
          TARGET_OVER_WAITRESS, '>='),
-        ('uWSGI N p99 ms, cookie, returning',
+        ('production N p99 ms, cookie, returning',
          median(runs, ('cookie', n, 'returning', 32), 2), TARGET_P99_MS,
          '<'),
-        ('project / Flask, both on uWSGI N',
+        ('project / Flask on uWSGI, N each',
          ratio(runs, ('cookie', n, 'returning', 32),
                ('flask', 'flask uwsgi', 'returning', 32)),
          TARGET_OVER_FLASK, '>='),
@@ -312,10 +298,9 @@ def targets(runs, workers):
         checks.append(('256 / 32 connections, through nginx',
                        ratio(runs, (NGINX, 256), (NGINX, 32)),
                        TARGET_256_OVER_32, '>='))
-    # granian drops bytes; its errors are not this project's
-    checks.append(('errors, every row of ours', sum(
+    checks.append(('errors, every row of production\'s', sum(
         r[3] for key, rs in runs.items() for r in rs
-        if 'granian' not in str(key[1])), 0, '=='))
+        if len(key) == 2 or key[1].startswith('production')), 0, '=='))
     return checks
 
 
@@ -323,7 +308,7 @@ def flood_table(args, stack, redis, secret, workers):
     """The others' p50 and p95 while one session floods, lock on and off;
     the checks on them."""
     print('\nthe flood: one session on 256 connections, 256 others on 8, '
-          'uWSGI N, Redis store, %d s each, %d rounds' % (
+          'production N, Redis store, %d s each, %d rounds' % (
               args.seconds * 2, args.rounds))
     print('%-10s %10s %10s %10s %10s %10s' % (
         'lock', 'others p50', 'others p95', 'others 5xx', 'flood req/s',
@@ -369,32 +354,60 @@ def flood_table(args, stack, redis, secret, workers):
     ]
 
 
-#: Clients that hold connections and give no work, straight to uWSGI N:
-#: (lingering after their answer, trickling a header line every 2 s).
-SLOW_CLIENTS = [(16, 64), (0, 512)]
+#: A visitor's pages among this many clients that trickle a request's
+#: body, on each design.
+SLOW_BODIES = 64
+#: Clients that hold connections and give no work, straight to
+#: production N: (lingering after their answer, trickling a header line
+#: every 2 s, trickling a body a byte every 2 s).
+SLOW_CLIENTS = [(16, 64, 64), (1000, 0, 0), (0, 1000, 0), (0, 0, 1000),
+                (1000, 1000, 1000)]
 TARGET_SLOW_PAGE_S = 0.5
+
+
+def page_line(label, pages):
+    """Print a visitor's pages; the slowest, or infinity if one failed."""
+    times = [seconds for status, seconds in pages]
+    served = sum(status == 200 for status, seconds in pages)
+    print('%-36s %7d/%d %10.4f %10.4f' % (
+        label, served, len(pages), statistics.median(times), max(times)))
+    return max(times) if served == len(pages) else float('inf')
+
+
+def slow_bodies_table(servers):
+    """Each design's visitor among SLOW_BODIES trickling bodies."""
+    print('\n%d clients trickling a body, a byte every 2 s: a visitor\'s '
+          '10 pages, each on a new connection' % SLOW_BODIES)
+    print('%-36s %9s %10s %10s' % ('server', 'pages', 'median s',
+                                   'slowest s'))
+    slowest = {}
+    for name, server in servers.items():
+        with SlowClients(server.port, bodies=SLOW_BODIES):
+            slowest[name] = page_line(name, page_times(
+                server.port, timeout=5))
+    return [('slowest page (s), %d trickling bodies, production N'
+             % SLOW_BODIES, slowest[PRODUCTION % cores()],
+             TARGET_SLOW_PAGE_S, '<')]
 
 
 def slow_clients_table(server):
     """A visitor's 10 pages while slow clients hold connections; the
-    check on the slowest."""
-    print('\nslow clients straight to uWSGI N: a visitor\'s 10 pages, '
-          'each on a new connection')
-    print('%10s %10s %10s %10s %10s' % (
-        'lingering', 'trickling', 'pages', 'median s', 'slowest s'))
-    slowest = {}
-    for lingering, trickling in SLOW_CLIENTS:
-        with SlowClients(server.port, lingering, trickling):
-            pages = page_times(server.port)
-        times = [seconds for status, seconds in pages]
-        served = sum(status == 200 for status, seconds in pages)
-        slowest[lingering, trickling] = max(times) if served == len(
-            pages) else float('inf')
-        print('%10d %10d %7d/%d %10.4f %10.4f' % (
-            lingering, trickling, served, len(pages),
-            statistics.median(times), max(times)))
-    return [('slowest page (s), 16 lingering, 64 trickling',
-             slowest[16, 64], TARGET_SLOW_PAGE_S, '<')]
+    checks on the slowest."""
+    # a client costs this process a file too
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    print('\nslow clients straight to production N: a visitor\'s 10 '
+          'pages, each on a new connection')
+    print('%-36s %9s %10s %10s' % ('lingering, heads, bodies', 'pages',
+                                   'median s', 'slowest s'))
+    checks = []
+    for counts in SLOW_CLIENTS:
+        with SlowClients(server.port, *counts[:2], bodies=counts[2]):
+            slowest = page_line('%d, %d, %d' % counts, page_times(
+                server.port, timeout=5))
+        checks.append(('slowest page (s), %d, %d, %d slow' % counts,
+                       slowest, TARGET_SLOW_PAGE_S, '<'))
+    return checks
 
 
 def soak(args, server, cookies):
@@ -406,7 +419,7 @@ def soak(args, server, cookies):
     wrk(server.url + '/', args.soak, 32, cookies, threads=1)
     after = group_rss_kb(server.process.pid)
     same = sorted(workers(server.process.pid)) == pids
-    print('\nsoak: %d s, uWSGI N, %d kB before, %d kB after (%+d kB); '
+    print('\nsoak: %d s, production N, %d kB before, %d kB after (%+d kB); '
           'the same workers throughout: %s' % (
               args.soak, before, after, after - before, same))
     return ('soak: memory growth kB over %d s' % args.soak, after - before,

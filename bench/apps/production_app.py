@@ -1,5 +1,6 @@
-"""production.ini's app, for servers that are not pserve (gunicorn and
-granian, beside uWSGI): built as pserve builds it, from the ini file."""
+"""production.ini's app, for servers that are not pserve (the designs
+bench/production.py weighs): built as pserve builds it, from the ini
+file."""
 import os
 
 from pyramid.paster import get_app

@@ -9,8 +9,11 @@ do, a request takes its session's lock before it reads the session and
 gives it back after it has saved it:
 
 - the lock is a key beside the session's (``KEY:lock``, in the same
-  cluster slot), set with NX and an expiry (LOCK_EXPIRY), in the same
-  round trip as the read;
+  cluster slot), set with NX in the same round trip as the read, and
+  ending at a time set by the clock (PXAT), LOCK_EXPIRY_MS after it was
+  asked for: a try that Redis runs late, after its request stopped
+  waiting (a Redis that hung, then woke), takes no lock that outlives
+  that request by more than half a second;
 - it holds a random token, and is released only by its holder (a
   compare-and-delete script, in the same round trip as the save);
 - a request waits for it at most LOCK_WAIT seconds, then gets the 429
@@ -36,11 +39,15 @@ from redis.exceptions import ResponseError
 
 from .causes import SessionBusy
 from .keys import lock_key, request_sessions
+from .timeouts import REDIS_TIMEOUT
 
-#: How long a lock lives if its holder never gives it back: a request
-#: takes milliseconds, and a failover that leaves a lock on the promoted
-#: replica keeps its session waiting this long.
-LOCK_EXPIRY_MS = 3000
+#: How long after it was asked for a lock ends, if its holder never gives
+#: it back: REDIS_TIMEOUT, for the answer to come, and half a second, for
+#: the request's own work (milliseconds) and its save. A request that
+#: stopped waiting for the answer may still have taken the lock, when
+#: Redis runs the command late: that lock then ends at most 0.5 s after
+#: Redis was back (docs/redis.rst).
+LOCK_EXPIRY_MS = int((REDIS_TIMEOUT + 0.5) * 1000)
 #: How long a request waits for its session's lock.
 LOCK_WAIT = 2.0
 #: Between two tries for a lock.
@@ -167,8 +174,9 @@ class SessionCommands:
 
     def take_and_read(self, name, token):
         """One try: whether the lock was taken, and the session's value."""
+        ends = int(time.time() * 1000) + LOCK_EXPIRY_MS
         with self.pipeline(transaction=False) as pipe:
-            pipe.set(lock_key(name), token, nx=True, px=LOCK_EXPIRY_MS)
+            pipe.set(lock_key(name), token, nx=True, pxat=ends)
             pipe.get(name)
             taken, value = pipe.execute(raise_on_error=False)
         if isinstance(taken, Exception):

@@ -15,7 +15,7 @@ import sys
 
 from bench.common import HERE, project_app
 from tests.support.wsgi import wsgi_request
-from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.secrets import SECRET_ENV
 
 PROFILES = os.path.join(HERE, 'profiles')
 #: How much of each tree it prints.

@@ -32,7 +32,7 @@ from tests.support.processes import workers
 from tests.support.servers import Server
 from tests.support.visitors import Visitor
 from tutorial.server.runner import WORKERS_ENV
-from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.secrets import SECRET_ENV
 
 
 def restart(server, limit=60):

@@ -68,7 +68,7 @@ from tests.support.project import BIN
 from tests.support.redis_servers import RedisServer
 from tests.support.servers import Server
 from tests.support.wsgi import wsgi_request
-from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.secrets import SECRET_ENV
 from tutorial.sessions.stores import STORE_ENV
 
 # Targets for the returning visitor, measured in the same run.

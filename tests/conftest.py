@@ -5,7 +5,7 @@ import webtest
 from pyramid.paster import get_appsettings
 
 from tutorial import main
-from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.secrets import SECRET_ENV
 
 from tests.support.browser import CHROMIUM_ARGS
 from tests.support.cookies import PRODUCTION_SECRET

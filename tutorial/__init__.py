@@ -3,8 +3,8 @@ from pyramid.session import SignedCookieSessionFactory
 
 from .config.middleware import with_middleware
 from .sessions.data import SessionSerializer
-from .sessions.signing import session_secret
-from .sessions.stores import cookie_flags
+from .sessions.factories import cookie_flags
+from .sessions.secrets import session_secret
 
 
 def main(global_config, **settings):

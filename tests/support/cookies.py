@@ -7,7 +7,7 @@ import time
 
 from webob.cookies import SignedSerializer
 
-from tutorial.sessions.signing import DEVELOPMENT_SECRET
+from tutorial.sessions.secrets import DEVELOPMENT_SECRET
 
 #: A secret production accepts, for the apps the tests build from its ini.
 PRODUCTION_SECRET = 'tests-production-secret-0123456789-' * 2

@@ -10,7 +10,7 @@ from bench.apps import flask_app, step
 from bench.chart import value_text, write_chart
 from bench.common import project_app
 from bench.run import app_charts, in_process_costs
-from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.secrets import SECRET_ENV
 
 from tests.support.project import PROJECT
 

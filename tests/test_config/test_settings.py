@@ -151,7 +151,7 @@ def test_a_secret_file_that_cannot_be_read_is_named_never_shown(
 
 def test_the_session_secrets_and_the_redis_url_come_from_files(tmp_path):
     from tutorial.sessions.redis.topology import redis_url
-    from tutorial.sessions.signing import old_session_secrets, \
+    from tutorial.sessions.secrets import old_session_secrets, \
         session_secret
 
     new, old = PRODUCTION_SECRET, PRODUCTION_SECRET[::-1]

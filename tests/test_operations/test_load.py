@@ -9,7 +9,7 @@ import gc
 import re
 
 from tutorial.pages.flash import RESET_MESSAGE
-from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.secrets import SECRET_ENV
 
 from tests.support.cookies import count_on
 from tests.support.processes import group_rss_kb

@@ -15,7 +15,7 @@ import pytest
 from tutorial.operations import MULTIPROC_ENV
 from tutorial.operations.check import check, default_url
 from tutorial.operations.metrics import cause_label
-from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.secrets import SECRET_ENV
 from tutorial.sessions.stores import STORE_ENV
 
 from tests.support.processes import free_port, workers, workers_of

@@ -18,7 +18,7 @@ import ssl
 
 import pytest
 
-from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.secrets import SECRET_ENV
 
 from tests.support.nginx import Nginx
 from tests.support.servers import Server

@@ -4,7 +4,7 @@ A signed-cookie session lives in the visitor's cookie, so any process that
 knows the secret can carry on the count, and losing a process loses
 nothing.
 """
-from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.secrets import SECRET_ENV
 
 from tests.support.cookies import count_on
 from tests.support.servers import Server

@@ -5,7 +5,7 @@ import re
 import pytest
 from pyramid.paster import get_appsettings
 
-from tutorial.sessions.signing import (
+from tutorial.sessions.secrets import (
     DEVELOPMENT_SECRET,
     SECRET_ENV,
     session_secret,

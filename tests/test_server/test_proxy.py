@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.secrets import SECRET_ENV
 
 from tests.support.browser import shot
 from tests.support.cookies import count_on

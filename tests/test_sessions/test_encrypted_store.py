@@ -22,11 +22,8 @@ from tutorial.sessions.encrypted import (
     SessionCipher,
     encryption_key,
     )
-from tutorial.sessions.signing import (
-    DEVELOPMENT_SECRET,
-    SESSION_SALT,
-    SessionSigner,
-    )
+from tutorial.sessions.cookie import SESSION_SALT, SessionSigner
+from tutorial.sessions.secrets import DEVELOPMENT_SECRET
 from tutorial.sessions.stores import STORE_ENV
 
 from tests.support.cookies import (

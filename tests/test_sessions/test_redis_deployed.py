@@ -23,7 +23,7 @@ from tutorial.operations.log_summary import LogSummary
 from tutorial.sessions.redis.causes import cause_of
 from tutorial.sessions.redis.redaction import masked, scrubbed
 from tutorial.sessions.redis.unavailable import FailureLog
-from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.secrets import SECRET_ENV
 from tutorial.sessions.stores import STORE_ENV
 
 from tests.support.cookies import count_on

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.secrets import SECRET_ENV
 from tutorial.sessions.stores import STORE_ENV
 
 from tests.support.fault_proxy import DOWN, UP, FaultProxy

@@ -11,11 +11,11 @@ import webtest
 
 from tutorial import main
 from tutorial.sessions.encrypted import SessionCipher
-from tutorial.sessions.signing import (
+from tutorial.sessions.cookie import SessionSigner
+from tutorial.sessions.secrets import (
     DEVELOPMENT_SECRET,
     OLD_SECRETS_ENV,
     SECRET_ENV,
-    SessionSigner,
     old_session_secrets,
     session_secret,
     )
@@ -96,16 +96,21 @@ def test_a_cookie_signed_only_by_a_dropped_secret_starts_again(build):
     assert visit(build(NEW), cookie)[0] == 1
 
 
-def test_over_redis_the_id_cookie_is_signed_again_too(build, redis_server,
-                                                      monkeypatch):
+def test_over_redis_the_cookie_is_signed_again_and_the_key_moves(
+        build, redis_server, redis, monkeypatch):
     monkeypatch.setenv('TUTORIAL_REDIS_URL', redis_server.url)
     store = {'tutorial.session_store': 'redis'}
     salt = 'pyramid_session_redis.'
     count, cookie = visit(build(OLD, **store))
+    (old_key,) = redis.keys('*')
     count, cookie = visit(build(NEW, [OLD], **store), cookie)
     assert count == 2
     assert signed_by(cookie, NEW, salt) and not signed_by(cookie, OLD, salt)
+    # the session moved from the old secret's key to the new one's, once
+    (new_key,) = redis.keys('*')
+    assert new_key != old_key
     assert visit(build(NEW, **store), cookie)[0] == 3
+    assert redis.keys('*') == [new_key]
 
 
 # Weak secrets.

@@ -1,7 +1,6 @@
 """Sessions that a leaked Redis, a race or age cannot take over.
 
-- Redis holds no session token: keys are derived from it one way, and a
-  session an older release left under its raw token moves once.
+- Redis holds no session token: keys are derived from it one way.
 - Requests of one session take its lock in turn: parallel tabs lose no
   count, and a Reset cannot be undone by requests already in flight.
 - A full Redis is named for what it is, and no log line shows a token or
@@ -11,23 +10,16 @@
 import base64
 import os
 import re
-import subprocess
-import tempfile
 import time
 
 import pytest
 
 from tutorial.sessions.lifetime import LifetimeSessions
 from tutorial.sessions.redis.keys import LOCK_SUFFIX, SessionKeys
-from tutorial.sessions.signing import DEVELOPMENT_SECRET, SECRET_ENV
+from tutorial.sessions.secrets import DEVELOPMENT_SECRET, SECRET_ENV
 from tutorial.sessions.stores import STORE_ENV
 
-from tests.support.processes import (
-    free_port,
-    stop_process,
-    wait_until_accepting,
-    )
-from tests.support.project import BIN, PROJECT, require
+from tests.support.project import PROJECT
 from tests.support.redis_servers import RedisServer
 from tests.support.servers import Server, run_pserve
 from tests.support.visitors import (
@@ -40,8 +32,6 @@ from tests.support.visitors import (
 
 
 SECRET = 'no-takeover-secret-0123456789-' * 3
-#: The release before this change: its sessions live under their raw ids.
-PREVIOUS_RELEASE = '0afa01b'
 
 
 def token_of(cookie):
@@ -81,60 +71,6 @@ def test_the_key_is_an_hmac_that_changes_with_the_secret():
     other, = SessionKeys(SECRET[::-1]).keys(token)
     assert one != other and token not in one
     assert re.fullmatch(r'tutorial:session:\{[0-9a-f]{64}\}', one)
-
-
-def previous_release(folder):
-    """The release before this change, as its files were, in ``folder``."""
-    git = require('git')
-    archive = subprocess.run([git, 'archive', PREVIOUS_RELEASE],
-                             cwd=PROJECT, capture_output=True)
-    if archive.returncode != 0:
-        pytest.fail('git cannot give %s: %s' % (
-            PREVIOUS_RELEASE, archive.stderr.decode()[:200]))
-    subprocess.run(['tar', '-x', '-C', folder], input=archive.stdout,
-                   check=True)
-    with open(os.path.join(folder, 'redis.ini')) as f:
-        ini = f.read()
-    port = free_port()
-    # its own code, not this one's: the package from its folder
-    ini = ini.replace('use = egg:tutorial', 'use = call:tutorial:main')
-    ini = re.sub(r'(?m)^listen = .*$', 'listen = 127.0.0.1:%d' % port, ini)
-    with open(os.path.join(folder, 'redis.ini'), 'w') as f:
-        f.write(ini)
-    return port
-
-
-def test_a_session_of_the_previous_release_goes_on_and_moves(redis_server,
-                                                             redis):
-    # a session made by the release before this change, actually run
-    with tempfile.TemporaryDirectory() as folder:
-        port = previous_release(folder)
-        env = {name: value for name, value in os.environ.items()
-               if not name.startswith('TUTORIAL_')}
-        env.update(PYTHONPATH=folder, TUTORIAL_REDIS_URL=redis_server.url)
-        old = subprocess.Popen(
-            [os.path.join(BIN, 'pserve'), 'redis.ini'], cwd=folder, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            assert wait_until_accepting(port, old, 30)
-            cookie = None
-            for _ in range(3):
-                status, count, cookie = visit(port, '/', cookie)
-            assert count == 3
-        finally:
-            stop_process(old)
-    token = token_of(cookie)
-    assert redis.keys('*') == [token.encode()]  # the raw id, as it was
-
-    with Server('redis.ini', env={
-            'TUTORIAL_REDIS_URL': redis_server.url}) as server:
-        status, count, kept = visit(server.port, '/', cookie)
-        assert (status, count) == (200, 4)
-        assert visit(server.port, '/howdy', kept)[1] == 5
-    # the same cookie goes on; the raw key is gone, the derived one holds it
-    assert kept == cookie
-    assert redis.keys('*') == [
-        SessionKeys(DEVELOPMENT_SECRET).keys(token)[0].encode()]
 
 
 # The lock: parallel requests of one session.

@@ -23,13 +23,9 @@ from pyramid.session import BaseCookieSessionFactory
 
 from ..config.settings import refuse
 from .data import SessionSerializer
-from .signing import (
-    derived_key,
-    old_session_secrets,
-    session_secret,
-    urlsafe_b64decode,
-    )
-from .stores import cookie_flags, replace_session_factory
+from .factories import cookie_flags, replace_session_factory, \
+    urlsafe_b64decode
+from .secrets import derived_key, session_secrets
 
 #: What the key is for: HKDF makes a different key for each purpose.
 KEY_PURPOSE = b'tutorial session cookie: AES-256-GCM-SIV'
@@ -76,8 +72,7 @@ class SessionCipher:
 
 def session_cipher(settings):
     try:
-        return SessionCipher(session_secret(settings),
-                             old_session_secrets(settings))
+        return SessionCipher(*session_secrets(settings))
     except UnsupportedAlgorithm:
         refuse('the encrypted session store needs AES-GCM-SIV, which the '
                'OpenSSL that cryptography uses lacks (it needs 3.2 or '

@@ -17,7 +17,7 @@ import time
 from pyramid.interfaces import ISessionFactory
 
 from ..config.settings import int_setting
-from .stores import replace_session_factory
+from .factories import replace_session_factory
 
 LIFETIME_ENV = 'TUTORIAL_SESSION_LIFETIME'
 

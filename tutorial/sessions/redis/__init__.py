@@ -35,7 +35,7 @@ except ImportError as e:
 
 from ...config.middleware import add_middleware
 from ...operations.probes import READINESS
-from ..stores import replace_session_factory
+from ..factories import replace_session_factory
 from .causes import STORE_ERRORS, cause_of
 from .clients import redis_client
 from .factory import redis_session_factory

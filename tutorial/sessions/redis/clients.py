@@ -10,7 +10,6 @@
 - Cluster (TUTORIAL_REDIS_CLUSTER=yes): the URL names one node, and
   ``redis.cluster.RedisCluster`` finds the others.
 """
-import os
 import threading
 
 from redis import Redis
@@ -24,9 +23,8 @@ from redis.sentinel import (
     SentinelManagedSSLConnection,
     )
 
-from ...config.settings import bool_setting
 from .breaker import breaker_pool_class, with_breakers
-from .commands import SessionCommands
+from .commands import SessionCommands, takes_locks
 from .redaction import masked
 from .startup import check_at_start
 from .timeouts import TIMEOUTS
@@ -140,16 +138,6 @@ def cluster_client(settings, url, options):
     return ClusterClient(url)
 
 
-LOCK_ENV = 'TUTORIAL_REDIS_SESSION_LOCK'
-
-
-def session_lock(settings, environ=os.environ):
-    """Whether a request takes its session's lock (commands.py): yes,
-    unless ``tutorial.redis_session_lock`` (or its variable) says no."""
-    return bool_setting(settings, 'tutorial.redis_session_lock', LOCK_ENV,
-                        default=True, environ=environ)
-
-
 def with_lock_setting(get_client, lock):
     """``get_client``, its client told whether sessions are locked."""
     def locked_or_not():
@@ -173,7 +161,7 @@ def redis_client(settings):
     topology = redis_topology(settings)
     options = read_url(settings, url)
     get_client = TOPOLOGIES[topology](settings, url, dict(options))
-    get_client = with_lock_setting(get_client, session_lock(settings))
+    get_client = with_lock_setting(get_client, takes_locks(settings))
     # the URL's host is the one to ask, but for sentinels'
     check_at_start(settings, get_client, url, options,
                    probe=topology != 'sentinel')

@@ -1,42 +1,16 @@
-"""The commands pyramid_session_redis sends for a session it knows: get,
-setex and delete, with a lock per session around them.
-
-Without a lock, requests of one session (several tabs, a page and its
-Reset) each read the session, add one, and write it whole: the last
-write wins, counts are lost, and a Reset can be undone by a request that
-read the session before it. So, as PHP's and ASP.NET's session handlers
-do, a request takes its session's lock before it reads the session and
-gives it back after it has saved it:
-
-- the lock is a key beside the session's (``KEY:lock``, in the same
-  cluster slot), set with NX in the same round trip as the read, and
-  ending at a time set by the clock (PXAT), LOCK_EXPIRY_MS after it was
-  asked for: a try that Redis runs late, after its request stopped
-  waiting (a Redis that hung, then woke), takes no lock that outlives
-  that request by more than half a second;
-- it holds a random token, and is released only by its holder (a
-  compare-and-delete script, in the same round trip as the save);
-- a request waits for it at most LOCK_WAIT seconds, then gets the 429
-  page (SessionBusy); a holder that died loses it when it expires;
-- in each process, a session's waiting requests line up, and only the
-  first of the line asks Redis (every LOCK_POLL seconds): the others
-  wait on a lock in memory, costing nothing;
-- in each process, at most MAX_WAITING requests of a session wait: as
-  many as a person's tabs opened at once, so that none of those is
-  refused, and fewer than a worker's threads (production's server gives
-  it 4 more: stores.waiting_requests), so that one session's flood
-  cannot hold them all. Any more get the 429 page at once.
-
-A first visit (no cookie) takes no lock; sessions never wait for each
-other. ``tutorial.redis_session_lock = false`` turns it off.
-"""
+"""The commands pyramid_session_redis sends for a session it knows (get,
+setex, delete), with the session's lock around them: taken with the read,
+given back with the save, waited for in one line a session in each
+process. docs/redis.rst says why, and what each bound is for."""
 import contextlib
+import os
 import secrets
 import threading
 import time
 
 from redis.exceptions import ResponseError
 
+from ...config.settings import bool_setting
 from .causes import SessionBusy
 from .keys import lock_key, request_sessions
 from .timeouts import REDIS_TIMEOUT
@@ -55,6 +29,23 @@ LOCK_POLL = 0.005
 #: How many of one session's requests may wait for its lock in one
 #: process, while another holds it: a person's tabs, reloaded at once.
 MAX_WAITING = 8
+
+LOCK_ENV = 'TUTORIAL_REDIS_SESSION_LOCK'
+
+
+def takes_locks(settings, environ=os.environ):
+    """Whether a request takes its session's lock: yes, unless
+    ``tutorial.redis_session_lock`` (or its variable) says no."""
+    return bool_setting(settings, 'tutorial.redis_session_lock', LOCK_ENV,
+                        default=True, environ=environ)
+
+
+def waiting_requests(settings, environ=os.environ):
+    """How many requests of one session may wait for its lock in one
+    process: the threads a server gives a worker beyond those the app
+    works on, so that one session's line never holds them all."""
+    return MAX_WAITING if takes_locks(settings, environ) else 0
+
 
 #: Delete the lock only if it still holds this request's token.
 RELEASE = """
@@ -140,8 +131,8 @@ class SessionCommands:
             value = self.read(name)
         else:
             value = self.locked_read(name, session)
-        if value is None and session.former_keys:
-            value = self.moved(name, session.former_keys)
+        if value is None and session.old_keys:
+            value = self.moved(name, session.old_keys)
         return value
 
     def read(self, name):
@@ -183,16 +174,16 @@ class SessionCommands:
             raise taken
         return taken, value
 
-    def moved(self, name, former_keys):
-        """A session an older release left under another key (the raw
-        token, or a key of an old secret): moved to ``name``, once."""
-        for former in former_keys:
-            value = self.read(former)
+    def moved(self, name, old_keys):
+        """A session under the key of an old secret, while the secret is
+        changed: moved to ``name``, once."""
+        for old_key in old_keys:
+            value = self.read(old_key)
             if value is None:
                 continue
-            ttl = self.pttl(former)
+            ttl = self.pttl(old_key)
             self.set(name, value, px=ttl if ttl and ttl > 0 else None)
-            self.delete(former)
+            self.delete(old_key)
             return value
         return None
 

@@ -5,13 +5,10 @@ import json
 
 from pyramid_session_redis import RedisSessionFactory
 
+from ..cookie import SessionSigner
 from ..data import clean_state, dump_json, is_int, is_time
-from ..signing import (
-    old_session_secrets,
-    session_secret,
-    session_signer,
-    )
-from ..stores import cookie_flags
+from ..factories import cookie_flags
+from ..secrets import session_secrets
 from .causes import STORE_ERRORS
 from .keys import SessionKeys, SessionTokenText, begin_request
 
@@ -38,13 +35,15 @@ def deserialize(data):
 def redis_session_factory(settings, get_client):
     # the cookie signer of the cookie store, with pyramid_session_redis's
     # salt, over the session's token; Redis sees only keys derived from it
-    keys = SessionKeys(session_secret(settings),
-                       old_session_secrets(settings))
-    signer = session_signer(settings, salt='pyramid_session_redis.',
-                            serializer=SessionTokenText(keys))
+    secret, old_secrets = session_secrets(settings)
+    keys = SessionKeys(secret, old_secrets)
+    signer = SessionSigner(secret, old_secrets,
+                           salt='pyramid_session_redis.',
+                           serializer=SessionTokenText(keys))
     flags = cookie_flags(settings)
     factory = RedisSessionFactory(
         None,
+        cookie_name=flags['cookie_name'],
         cookie_signer=signer,
         redis_client_callable=lambda request, **options: get_client(),
         cookie_secure=flags['secure'],
@@ -70,7 +69,8 @@ def redis_session_factory(settings, get_client):
         request.add_finished_callback(release_locks)
         # pyramid_session_redis sets the cookie only for a new session:
         # one read with an old secret is signed again with the current one
-        cookie = request.cookies.get('session') if rotating else None
+        cookie = request.cookies.get(flags['cookie_name']) if rotating \
+            else None
         if cookie:
             try:
                 if signer.loads_with(cookie.encode('ascii'))[1]:

@@ -16,16 +16,17 @@ back, for the cookie (the signer's ``dumps``): that last works for the
 keys of this request alone, which is all a response needs. A key read
 from Redis never becomes a cookie.
 
-Sessions written before (under the raw token, or a key an old secret
-derived) are found under those, once, and moved to the current key: the
-upgrade logs nobody out (SessionCommands.get, in commands.py).
+While the secret is changed, a session written under the key an old
+secret derived is found there, once, and moved to the current secret's
+key: the rotation logs nobody out (SessionCommands.get, in
+commands.py).
 """
 import contextvars
 import hashlib
 import hmac
 import secrets
 
-from ..signing import derived_key
+from ..secrets import derived_key
 
 #: What HKDF's ``info`` binds the key to: this use, and no other.
 PURPOSE = b'tutorial redis session key v1'
@@ -43,14 +44,14 @@ def lock_key(key):
 
 
 class Session:
-    """What this request knows of one session: its token, the keys where
-    an older release may have left it, and the lock's token if held."""
+    """What this request knows of one session: its token, its keys under
+    the old secrets, and the lock's token if held."""
 
-    __slots__ = ('token', 'former_keys', 'lock_token')
+    __slots__ = ('token', 'old_keys', 'lock_token')
 
-    def __init__(self, token, former_keys=()):
+    def __init__(self, token, old_keys=()):
         self.token = token
-        self.former_keys = former_keys
+        self.old_keys = old_keys
         self.lock_token = None
 
 
@@ -91,11 +92,11 @@ class SessionKeys:
         return found
 
     def from_token(self, token):
-        """The key of a cookie's token, noted for this request with the
-        places an older release may have left the session."""
+        """The key of a cookie's token, noted for this request with its
+        keys under the old secrets."""
         key, *old_keys = self.keys(token)
         # (read again, as the rotating signer does, it is the same one)
-        request_sessions().setdefault(key, Session(token, old_keys + [token]))
+        request_sessions().setdefault(key, Session(token, old_keys))
         return key
 
     def new_key(self):

@@ -11,6 +11,7 @@ from ...operations.metrics import (
     )
 from ...pages.errors import html_response, message_page
 from ...security.headers import add_security_headers, security_headers
+from ..factories import COOKIE_NAME
 from .causes import STORE_ERRORS, SessionBusy, cause_of
 from .commands import WAITING, crowded, crowded_error
 
@@ -93,7 +94,7 @@ def busy_tween_factory(handler, registry):
 
     def busy_tween(request):
         if WAITING:
-            cookie = request.cookies.get('session')
+            cookie = request.cookies.get(COOKIE_NAME)
             key = key_of(cookie) if cookie else None
             if key is not None and crowded(key):
                 return busy(crowded_error(), request)

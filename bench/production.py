@@ -67,9 +67,10 @@ from tests.support.project import BIN
 from tests.support.redis_servers import RedisServer
 from tests.support.servers import Server
 from tests.support.visitors import SlowClients, page_times
-from tutorial.server.runner import APP_THREADS, WORKERS_ENV, cores
+from tutorial.server.master import APP_THREADS
+from tutorial.server.runner import WORKERS_ENV, cores
 from tutorial.sessions.redis.commands import MAX_WAITING
-from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.secrets import SECRET_ENV
 from tutorial.sessions.stores import STORE_ENV
 
 #: production.ini's [server:main] with the threads the Redis store gets.

@@ -7,9 +7,8 @@ import resource
 import socket
 import time
 
-from tutorial.operations.log_summary import LogSummary
-from tutorial.server.runner import FAULT_INTERVAL, Runner
-from tutorial.sessions.signing import SECRET_ENV
+from tutorial.server.front import FAULT_INTERVAL, NginxLines
+from tutorial.sessions.secrets import SECRET_ENV
 
 from tests.support.processes import descendants, workers_of
 from tests.support.servers import Server
@@ -85,23 +84,22 @@ def test_aborted_bodies_are_one_line_and_no_traceback():
 
 
 def test_a_fault_is_logged_once_then_summed_up_each_interval():
-    runner = Runner({}, {})
     now = [100.0]
-    runner.faults = LogSummary(FAULT_INTERVAL, clock=lambda: now[0])
+    said = NginxLines(clock=lambda: now[0])
     line = '400 for "POST /reset HTTP/1.1" from 127.0.0.1 (9 bytes read, 0.1 s)'
-    assert runner.said(line) == (logging.WARNING, line)
+    assert said(line) == (logging.WARNING, line)
     for _ in range(20):
-        assert runner.said(line)[0] is None
+        assert said(line)[0] is None
     # another kind has its own line at once
     timed_out = '408 for "POST /reset HTTP/1.1" from 127.0.0.1 (9 bytes ' \
         'read, 10.0 s)'
-    assert runner.said(timed_out) == (logging.WARNING, timed_out)
+    assert said(timed_out) == (logging.WARNING, timed_out)
     now[0] += FAULT_INTERVAL
-    assert runner.said(line) == (
+    assert said(line) == (
         logging.WARNING, line + ' (and 20 more such in 10 s)')
     # nginx's own lines are warnings, each one
     emerg = 'nginx: [emerg] bind() to 127.0.0.1:6543 failed'
-    assert runner.said(emerg) == (logging.WARNING, emerg)
+    assert said(emerg) == (logging.WARNING, emerg)
 
 
 def test_a_request_that_comes_too_slowly_is_one_line():

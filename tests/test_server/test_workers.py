@@ -14,8 +14,9 @@ import pytest
 from pyramid.registry import Registry
 
 from tutorial.server.proxy_headers import ProxyHeaders, proxy_settings
-from tutorial.server.runner import APP_THREADS, cores
-from tutorial.sessions.signing import SECRET_ENV
+from tutorial.server.master import APP_THREADS
+from tutorial.server.runner import cores
+from tutorial.sessions.secrets import SECRET_ENV
 
 from tests.support.bad_input import BAD_FORMS, BAD_PATHS, BAD_QUERIES
 from tests.support.processes import (

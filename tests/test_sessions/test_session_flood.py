@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from tutorial.server.runner import APP_THREADS
+from tutorial.server.master import APP_THREADS
 from tutorial.sessions.redis.causes import SessionBusy
 from tutorial.sessions.redis.commands import (
     LINES,

@@ -7,10 +7,12 @@ finds nginx, raises the open-files limit it lives on, and writes its
 configuration, with a page of the app's own for each answer nginx gives
 itself.
 """
+import logging
 import os
 import resource
 import shutil
 
+from ..operations.log_summary import LogSummary
 from ..pages.errors import message_page
 
 #: Where Debian (and most systems) put nginx, should PATH not name them.
@@ -28,10 +30,14 @@ KEEPALIVE_TIMEOUT = 30
 #: however the head is made: the request line comes three times over, as
 #: REQUEST_URI, PATH_INFO and QUERY_STRING, and an empty header "a:" of 4
 #: bytes as 10).
-HEADER_BUFFER, HEADER_BUFFERS = 16384, 1
+HEADER_BUFFER = 16384
 #: The most headers such a head holds (4 bytes each, at the least), and
 #: so the most variables a worker may be handed, with the CGI ones.
-MAX_VARS = (1024 + HEADER_BUFFER * HEADER_BUFFERS) // 4 + 64
+MAX_VARS = (1024 + HEADER_BUFFER) // 4 + 64
+
+#: How often a kind of fault is logged: the first at once, then one line
+#: each this many seconds, saying how many it stands for.
+FAULT_INTERVAL = 10
 
 #: The pages nginx gives for what it answers itself, by status.
 PAGES = {
@@ -98,8 +104,8 @@ CONFIG = '''\
 # Written by tutorial/server/front.py for this run; nginx faces the clients.
 pid {folder}/nginx.pid;
 error_log stderr crit;
-# One process, as uWSGI's router was: it holds every client, and the
-# kernel stops it when the runner goes (a master's workers would stay).
+# One process, which holds every client: the kernel stops it when the
+# runner goes (a master's workers would stay).
 master_process off;
 worker_rlimit_nofile {files};
 events {{
@@ -150,7 +156,7 @@ http {{
         send_timeout {timeout}s;
         keepalive_timeout {keepalive}s;
         keepalive_requests 10000;
-        large_client_header_buffers {header_buffers};
+        large_client_header_buffers 1 {header_buffer};
         client_max_body_size {max_body};
         client_body_buffer_size {max_body};
 
@@ -218,10 +224,35 @@ def nginx_config(folder, options, files, max_body, headers):
         connections=max(files // 2, 512),
         listen=listen_address(host, options['port']),
         backlog=options['backlog'], timeout=CLIENT_TIMEOUT,
-        keepalive=KEEPALIVE_TIMEOUT, header_buffers='%d %d' % (HEADER_BUFFERS, HEADER_BUFFER),
+        keepalive=KEEPALIVE_TIMEOUT, header_buffer=HEADER_BUFFER,
         max_body=max_body, server_name=host.strip('[]') or 'localhost',
         headers=write_pages(os.path.join(folder, '.errors'), headers),
         # the app's Server header, where [server:main] names one, instead
         # of nginx's own
         server_header='            uwsgi_pass_header Server;\n'
         if options['ident'] else '')
+
+
+class NginxLines:
+    """What nginx says, read for the runner: a fault line (the access log
+    above) is logged at once, then once each FAULT_INTERVAL seconds for
+    each status, with how many it stands for; nginx's own lines are
+    warnings."""
+
+    def __init__(self, clock=None):
+        self.faults = LogSummary(FAULT_INTERVAL, **(
+            {'clock': clock} if clock else {}))
+
+    def __call__(self, line):
+        """The level to log ``line`` at (None: held), and the line."""
+        status = line[:3]
+        if not (status.isdigit() and line[3:9] == ' for "'):
+            return logging.WARNING, line
+        due = self.faults.due(status)
+        if due is None:
+            return None, line
+        count = due[0]
+        if count > 1:
+            line = '%s (and %d more such in %d s)' % (
+                line, count - 1, FAULT_INTERVAL)
+        return logging.WARNING, line

@@ -18,7 +18,6 @@ error; if this process dies, the kernel kills both (SIGKILL).
 docs/production.rst says why this design, and what each setting does.
 """
 import atexit
-import ctypes
 import importlib.util
 import json
 import logging
@@ -40,11 +39,20 @@ from ..config.settings import (
     setting,
     )
 from ..operations import MULTIPROC_ENV
-from ..operations.log_summary import LogSummary
 from ..security.headers import headers_from
 from ..security.request_guard import max_body_size
 from ..sessions.stores import waiting_requests
-from .front import MAX_VARS, find_nginx, nginx_config, raise_open_files
+from .front import NginxLines, find_nginx, nginx_config, raise_open_files
+from .master import (
+    APP_THREADS,
+    CHAIN_RELOAD,
+    STOP,
+    MasterLines,
+    master_command,
+    relay_lines,
+    socket_path,
+    start,
+    )
 from .proxy_headers import proxy_settings
 
 log = logging.getLogger(__name__)
@@ -52,30 +60,11 @@ log = logging.getLogger(__name__)
 WORKERS_ENV = 'TUTORIAL_WORKERS'
 #: How a worker learns what to load (worker.py reads it).
 WORKER_ENV = 'TUTORIAL_SERVER_WORKER'
-#: The largest request uWSGI takes from nginx, in bytes (its maximum).
-BUFFER_SIZE = 65535
-#: A worker's threads for the requests the app works on. The app holds
-#: the GIL for most of a request, so more run no faster; they only share
-#: it, and each request's time grows with their number (bench/README.txt).
-APP_THREADS = 4
-#: How often a kind of client fault is logged: the first at once, then
-#: one line each this many seconds, saying how many it stands for.
-FAULT_INTERVAL = 10
-
 #: [server:main]'s keys this runner reads; any other is refused, so that
 #: a waitress setting left behind is not silently ignored.
 KEYS = ('listen', 'workers', 'threads', 'backlog', 'graceful_timeout',
         'ident', 'trusted_proxy', 'trusted_proxy_count',
         'trusted_proxy_headers', 'clear_untrusted_proxy_headers')
-
-#: What the master's FIFO takes: q stops it gracefully, c restarts the
-#: workers one after another.
-STOP, CHAIN_RELOAD = b'q', b'c'
-#: What the master says as a chain reload goes (uWSGI's words; its
-#: verbose lines begin with the time).
-CHAIN_STARTS = 'chain reload starting'
-CHAIN_VICTIM = 'chain next victim is worker '
-CHAIN_ENDS = 'chain reloading complete'
 
 
 def cores():
@@ -149,39 +138,8 @@ class Runner:
         self.options = options
         # what the signal handlers and the master's lines tell the loop
         self.reload_asked = self.stop_by = self.fifo = self.fifo_fd = None
-        self.stopping = self.chain_running = self.master_told = False
-        #: the workers (uWSGI numbers them from 1) a restart asked for
-        #: has yet to replace
-        self.to_replace = set()
-        self.faults = LogSummary(FAULT_INTERVAL)
-
-    def command(self, folder):
-        """The uWSGI master's command line."""
-        options = self.options
-        return [
-            sys.executable, '-c', 'import pyuwsgi; pyuwsgi.run()',
-            # the workers take whole requests from nginx, on this socket
-            '--socket', os.path.join(folder, 'workers.sock'),
-            '--master', '--master-fifo', self.fifo,
-            '--processes', str(options['workers']),
-            '--threads', str(options['threads']),
-            # each worker loads the app itself, after it starts
-            '--lazy-apps', '--need-app',
-            '--wsgi', 'tutorial.server.worker',
-            '--listen', str(options['backlog']),
-            '--buffer-size', str(BUFFER_SIZE), '--max-vars', str(MAX_VARS),
-            '--worker-reload-mercy', str(options['graceful_timeout']),
-            '--reload-mercy', str(options['graceful_timeout']),
-            # workers go when their master goes, however it went
-            '--no-orphans',
-            # a worker that stops leaves without Python's atexit hooks and
-            # finalization, which on Python 3.13 wait for the threads
-            # uWSGI made until the master kills the worker (uWSGI #2480)
-            '--skip-atexit', '--skip-atexit-teardown',
-            # the app logs what matters through the ini file's logging,
-            # and nginx each request that failed
-            '--disable-logging',
-        ]
+        self.master_told = False
+        self.master_lines = MasterLines()
 
     def __call__(self, wsgi_app):
         """Serve until stopped. (pserve's own copy of the app,
@@ -212,19 +170,21 @@ class Runner:
         })
         nginx = master = None
         try:
-            master = start(self.command(folder), env, pass_fds=(log_fd,))
+            master = start(master_command(options, socket_path(folder),
+                                          self.fifo),
+                           env, pass_fds=(log_fd,))
             os.close(log_fd)
             # nginx takes clients once the workers' socket is there: a
             # request then waits in its backlog for a worker to be ready
-            while not os.path.exists(os.path.join(folder, 'workers.sock')) \
+            while not os.path.exists(socket_path(folder)) \
                     and master.poll() is None:
                 time.sleep(0.05)
             nginx = start([options['nginx'], '-e', 'stderr', '-p', folder,
                            '-c', config, '-g', 'daemon off;'], env)
             relays = [threading.Thread(target=relay_lines, args=args,
                                        daemon=True) for args in (
-                (master.stdout, self.saw, 'uwsgi'),
-                (nginx.stdout, self.said, 'nginx'))]
+                (master.stdout, self.master_lines, 'uwsgi'),
+                (nginx.stdout, NginxLines(), 'nginx'))]
             for relay in relays:
                 relay.start()
             self.handle_signals(nginx, master)
@@ -255,6 +215,7 @@ class Runner:
         left a worker unreplaced, and no longer runs, is asked for again,
         each second. One that stops by itself stops the other."""
         failed = False
+        lines = self.master_lines
         while True:
             try:
                 code = master.wait(0.5)
@@ -263,14 +224,14 @@ class Runner:
             if code is not None and nginx.poll() is not None:
                 return 1 if failed else code
             now = time.monotonic()
-            if not self.stopping and (code is not None
-                                      or nginx.poll() is not None):
+            if not lines.stopping and (code is not None
+                                       or nginx.poll() is not None):
                 log.error('%s stopped by itself (exit %s); stopping the '
                           'server', 'nginx' if code is None else 'uWSGI',
                           nginx.returncode if code is None else code)
                 failed = True
                 self.stop(nginx)
-            if self.stopping and not self.master_told \
+            if lines.stopping and not self.master_told \
                     and (nginx.poll() is not None or now > self.stop_by):
                 self.master_told = True
                 if nginx.poll() is None:
@@ -282,8 +243,8 @@ class Runner:
                     if process.poll() is None:
                         process.send_signal(signal.SIGINT)
                 self.stop_by = float('inf')
-            if self.to_replace and not self.chain_running \
-                    and not self.stopping \
+            if lines.to_replace and not lines.chain_running \
+                    and not lines.stopping \
                     and now - self.reload_asked > 1:
                 self.reload_asked = now
                 self.tell(master, CHAIN_RELOAD)
@@ -291,8 +252,8 @@ class Runner:
     def stop(self, nginx):
         """nginx stops taking connections and finishes what it holds
         (SIGQUIT); wait() then stops the master."""
-        if not self.stopping:
-            self.stopping = True
+        if not self.master_lines.stopping:
+            self.master_lines.stopping = True
             self.stop_by = time.monotonic() \
                 + self.options['graceful_timeout']
             if nginx.poll() is None:
@@ -303,52 +264,13 @@ class Runner:
             self.stop(nginx)
 
         def restart_workers(signum, frame):
-            self.to_replace = set(range(1, self.options['workers'] + 1))
+            self.master_lines.to_replace = set(
+                range(1, self.options['workers'] + 1))
             self.reload_asked = time.monotonic()
             self.tell(master, CHAIN_RELOAD)
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, restart_workers)
-
-    def said(self, line):
-        """What nginx said, and the level to log it at (None: held). A
-        client's fault (fault lines, front.py) is logged at once, then
-        once each FAULT_INTERVAL seconds for each status, with how many
-        it stands for; nginx's own lines are warnings."""
-        status = line[:3]
-        if not (status.isdigit() and line[3:9] == ' for "'):
-            return logging.WARNING, line
-        due = self.faults.due(status)
-        if due is None:
-            return None, line
-        count = due[0]
-        if count > 1:
-            line = '%s (and %d more such in %d s)' % (
-                line, count - 1, FAULT_INTERVAL)
-        return logging.WARNING, line
-
-    def saw(self, line):
-        """What the master said, and the level to log it at.
-
-        Which worker a chain reload replaces, and when it ends: the
-        master passes over a worker still loading the app (one just
-        started, or replaced), so a chain that ends with a worker left
-        is asked for again (wait()). And a worker killed at the graceful
-        timeout, once a stop was asked for, is what the timeout is for
-        (a worker still loading the app when the stop came is one): it is
-        said, not warned of."""
-        if CHAIN_STARTS in line:
-            self.chain_running = True
-        elif CHAIN_ENDS in line:
-            self.chain_running = False
-        elif CHAIN_VICTIM in line:
-            victim = line.split(CHAIN_VICTIM, 1)[1].strip()
-            if victim.isdigit():
-                self.to_replace.discard(int(victim))
-        if self.stopping and 'NO MERCY' in line:
-            return logging.INFO, line
-        return logging.WARNING if any(
-            word in line for word in WARNING_WORDS) else logging.DEBUG, line
 
     def tell(self, master, command):
         """Write ``command`` to the master's FIFO, once it has made it; a
@@ -368,51 +290,9 @@ class Runner:
                 master.send_signal(signal.SIGINT)
 
 
-def start(command, env, pass_fds=()):
-    """One of the two programs, its output on a pipe to this process."""
-    return subprocess.Popen(
-        command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, pass_fds=pass_fds,
-        preexec_fn=die_with_parent,
-        # a signal to this process's group (Ctrl-C in a terminal) comes to
-        # this process alone, which tells the others
-        start_new_session=True)
-
-
 def listen_text(options):
     host = options['host']
     return '%s:%d' % ('[%s]' % host if ':' in host else host,
                       options['port'])
 
 
-def die_with_parent():
-    """In the master, before it starts: have the kernel kill it should
-    this process die first (SIGKILL: a master in the middle of a graceful
-    stop holds SIGINT back, and one was left running so); its workers
-    leave when it goes (--no-orphans)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not on Linux
-        pass
-
-
-#: Which of uWSGI's own lines say something an operator must see; the
-#: rest (its start-up banner, a worker started) are details.
-WARNING_WORDS = ('DAMN', 'died', 'NO MERCY', 'too much time', 'error',
-                 'Error', 'unable', 'invalid')
-
-
-def relay_lines(stream, saw, name):
-    """A program's own lines, each through this process's logging at the
-    level ``saw`` gives it, if any (the ini file's logging decides what is
-    shown)."""
-    program_log = logging.getLogger(__name__ + '.' + name)
-    for raw in stream:
-        line = raw.decode('utf-8', 'replace').rstrip()
-        if line:
-            level, line = saw(line)
-            if level is not None:
-                program_log.log(level, '%s', line)
-    stream.close()

@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from tutorial.pages.flash import RESET_MESSAGE
-from tutorial.sessions.signing import SECRET_ENV
+from tutorial.sessions.secrets import SECRET_ENV
 
 from tests.support.browser import shot
 from tests.support.cookies import count_on
@@ -100,6 +100,17 @@ def test_every_page_passes_an_accessibility_audit(open_page, server,
              for name in each_page(page, server)}
     assert len(found) == 6
     assert found == {name: [] for name in found}
+
+
+def test_every_page_has_a_description_for_search_engines(open_page,
+                                                         server):
+    # Lighthouse's SEO audit fails a page without one
+    page = open_page()
+    found = {name: page.locator('meta[name=description]').get_attribute(
+        'content') for name in each_page(page, server)}
+    assert all(description and len(description) > 10
+               for description in found.values()), found
+    assert found['not found'] == 'There is no page at this address.'
 
 
 def test_no_page_logs_a_console_error_under_the_strict_policy(open_page,

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.restarts [--connections 16] [--restarts 4]
         [--workers 2] [--through-nginx]
 
-Starts `pserve production.ini` (uWSGI, tutorial/server/runner.py) on a free
+Starts `pserve production.ini` (tutorial/server/runner.py) on a free
 port of 127.0.0.1, with --workers workers, and keeps --connections
 visitors browsing /, each on a connection of its own per page (so that
 any worker may take it) and each carrying its own session cookie. Then it

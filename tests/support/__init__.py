@@ -13,6 +13,7 @@ another's library, and bench/ takes its helpers from here too.
 - tls: certificates made for the run;
 - redis_servers: a real redis-server;
 - redis_topologies: sentinels watching a master, and a cluster;
+- fault_proxy: a proxy before a real Redis that gives a network's faults;
 - nginx: deploy/nginx's block in front of a server;
 - browser: Debian's Chromium, and screenshots;
 - containers: podman with the tests' own containers.conf, and the base

@@ -16,6 +16,7 @@ starts again at 1 while its cookie is good (but where Redis lost it
 all). What each fault measured is printed: docs/redis.rst has the
 table.
 """
+import functools
 import signal
 import threading
 import time
@@ -29,7 +30,7 @@ from tests.support.fault_proxy import DOWN, UP, FaultProxy
 from tests.support.processes import workers_of
 from tests.support.redis_servers import RedisServer
 from tests.support.servers import Server
-from tests.support.visitors import visit
+from tests.support.visitors import at_once, visit
 
 SECRET = 'redis-faults-secret-0123456789-abcdefghij-' * 2
 VISITORS = 10
@@ -74,15 +75,8 @@ class Visitors:
 
     def round(self):
         """One page for each, at once: their statuses."""
-        statuses = [None] * VISITORS
-        threads = [threading.Thread(
-            target=lambda n=n: statuses.__setitem__(n, self.one(n)))
-            for n in range(VISITORS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return statuses
+        return at_once(*[functools.partial(self.one, n)
+                         for n in range(VISITORS)])
 
     def for_a_while(self, seconds):
         deadline = time.monotonic() + seconds

@@ -1,20 +1,9 @@
-"""Beyond the step: requests the app should not read get a 400 page.
-
-A request for a host the app does not serve (by its Host header, or the
-host an absolute form names), or one of HTTP/1.1 that names none, is
-refused before anything else: otherwise its Host header comes back in every absolute URL the app
-builds (WebOb makes even a relative redirect absolute), and a DNS name
-that points here could reach a development server (DNS rebinding).
-
-WebOb decodes a request's path, query and form as UTF-8 when the app first
-reads them, and raises where they are not; Pyramid then answers 500. This
-tween looks first: a path, query or form that cannot be read gets a short
-400 page and one line in the log. A body larger than the app's one form
-could be (``tutorial.max_body_size``) gets a 413 page, and is never read
-past that size, whatever server runs the app. A cookie that cannot be read
-is passed over instead, so that a stray cookie set by a neighbouring page
-does not cost the visitor the session cookie beside it.
-"""
+"""Beyond the step: the tween that looks at a request first. A host the
+app does not serve, HTTP/1.1 with no host, and a path, query or form it
+cannot read get a 400 page; a body larger than the form could be a 413,
+read no further; a cookie that cannot be read is passed over. Each
+refusal is one line in the log. docs/bad-input.rst says why, case by
+case, and docs/production.rst why hosts are checked."""
 import logging
 import os
 import re

@@ -2,10 +2,17 @@
 import re
 
 import pytest
-import webtest
+from hypothesis import given, settings, strategies as st
 from pyramid import testing
 
-from tutorial.pages.flash import MAX_FLASH_MESSAGES, RESET_MESSAGE, flash
+from tutorial.pages.flash import (
+    MAX_FLASH_MESSAGES,
+    RESET_MESSAGE,
+    TOKEN_SLOT,
+    flash,
+    form_alone,
+    render_form,
+    )
 
 from tests.support.cookies import count_on, forge_cookie, session_in
 
@@ -141,10 +148,11 @@ def test_reset_is_only_a_post(testapp):
     testapp.get('/reset', status=404)
 
 
-def test_the_form_posts_to_reset_under_the_app_s_own_path(testapp):
-    # mounted under a prefix (SCRIPT_NAME), the form still finds /reset
-    mounted = webtest.TestApp(testapp.app,
-                              extra_environ={'SCRIPT_NAME': '/app'})
-    page = mounted.get('/app/')
-    assert page.forms[0].action == '/app/reset'
-    assert page.forms[0].submit().status_int == 303
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(token=st.from_regex(r'[0-9a-f]{40,64}', fullmatch=True)
+       | st.text('a0&<>"\' \u00e9', max_size=8) | st.text(max_size=20),
+       action=st.sampled_from(['/reset', '/app/reset', '/a&b"<c>/reset',
+                               '/%s/reset' % TOKEN_SLOT])
+       | st.text(max_size=20))
+def test_the_form_rendered_once_is_the_form_rendered_each_time(token, action):
+    assert form_alone(token, action) == render_form((), token, action)

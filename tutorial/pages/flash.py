@@ -10,9 +10,9 @@ import os
 from chameleon import PageTemplateFile
 from chameleon.utils import Markup
 from pyramid.csrf import get_csrf_token
-from pyramid.events import BeforeRender
 from pyramid.exceptions import BadCSRFToken
 from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.request import Request
 
 #: Bounds on the flash queue, so that posts whose redirect is never
 #: followed cannot grow the session past what a cookie holds. A message
@@ -27,6 +27,9 @@ FLASH_KEY = '_f_'
 
 RESET_MESSAGE = 'The counter was reset: a new session has begun.'
 RESET_PATH = '/reset'
+
+#: What stands for the token in the form rendered once.
+TOKEN_SLOT = 'csrf-token-goes-here'
 
 FORM = PageTemplateFile(os.path.join(os.path.dirname(__file__), 'flash.pt'))
 
@@ -61,22 +64,52 @@ def bad_csrf(request):
     }
 
 
-def flash_form(request):
-    """The messages and the form (flash.pt), for home.pt to show as
-    ``${flash_form()}``."""
-    session = request.session
-    # pop_flash marks the session changed: only where there is a message
-    messages = session.pop_flash() if FLASH_KEY in session else ()
-    return Markup(FORM(messages=messages, csrf_token=get_csrf_token(request),
-                       action=request.route_path('reset')))
+class FlashFormRequest(Request):
+    """Pyramid's request, with the form as a method: home.pt shows
+    ``${request.flash_form()}``.
+
+    A method of the request's class, rather than one added with
+    config.add_request_method: Pyramid puts those on each request, as a
+    property on a class made for that request, or as a method bound to
+    the request, which makes a reference cycle that only Python's garbage
+    collector can free. Either costs time on every page.
+    """
+
+    def flash_form(self):
+        """The messages and the form (flash.pt), for home.pt to show."""
+        session = self.session
+        # pop_flash marks the session changed, and reads the clock twice,
+        # even when there is nothing to pop: most pages have no message
+        messages = session.pop_flash() if FLASH_KEY in session else ()
+        csrf_token = get_csrf_token(self)
+        action = self.script_name + RESET_PATH
+        if messages:
+            return render_form(messages, csrf_token, action)
+        return form_alone(csrf_token, action)
 
 
-def add_flash_form(event):
-    """Each template may show the form: a renderer global, as Pyramid's
-    BeforeRender event adds them. (A method added with
-    config.add_request_method would be bound to each request, a reference
-    cycle on every page that only Python's garbage collector frees.)"""
-    event['flash_form'] = functools.partial(flash_form, event['request'])
+def render_form(messages, csrf_token, action):
+    return Markup(FORM(messages=messages, csrf_token=csrf_token,
+                       action=action))
+
+
+def form_alone(csrf_token, action):
+    """The form with no message: flash.pt rendered once for the action,
+    with each session's token (letters and digits, which HTML takes as
+    they are) put in its place."""
+    parts = form_around_token(action)
+    if len(parts) == 2 and csrf_token.isascii() and csrf_token.isalnum():
+        before, after = parts
+        return Markup(before + csrf_token + after)
+    return render_form((), csrf_token, action)
+
+
+@functools.lru_cache(maxsize=16)
+def form_around_token(action):
+    """flash.pt without messages, split where the token goes; in more or
+    fewer than two parts if it is not there once (then each form is
+    rendered whole)."""
+    return render_form((), TOKEN_SLOT, action).split(TOKEN_SLOT)
 
 
 def includeme(config):
@@ -84,4 +117,4 @@ def includeme(config):
     config.add_route('reset', RESET_PATH)
     config.add_view(reset, route_name='reset', request_method='POST')
     config.add_view(bad_csrf, context=BadCSRFToken, renderer='message.pt')
-    config.add_subscriber(add_flash_form, BeforeRender)
+    config.set_request_factory(FlashFormRequest)

@@ -118,3 +118,12 @@ def test_a_request_that_comes_too_slowly_is_one_line():
     timed_out = re.compile(r'\] 408 for "POST /reset HTTP/1\.1"')
     assert len(lines_of(server, timed_out)) == 1, server.output()
     assert 'Traceback' not in server.output()
+
+
+def test_nginx_s_own_pages_are_the_app_s_and_not_served_by_name():
+    with Server('production.ini', env=ENV) as server:
+        status, headers, body = server.get('/.errors/400.html')
+        assert status == 404
+        assert b'There is no page at this address' in body
+        # with the headers every page of the app carries
+        assert headers['X-Frame-Options'] == 'DENY'

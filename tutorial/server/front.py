@@ -13,7 +13,7 @@ import resource
 import shutil
 
 from ..operations.log_summary import LogSummary
-from ..pages.errors import message_page
+from ..pages.errors import NOT_FOUND_PAGE, message_page
 
 #: Where Debian (and most systems) put nginx, should PATH not name them.
 SBIN = ('/usr/sbin', '/usr/local/sbin', '/sbin')
@@ -63,6 +63,7 @@ PAGES = {
         'The site is starting or restarting. Try again in a moment.'),
 }
 PAGES[504] = PAGES[503] = PAGES[502]
+PAGES[404] = NOT_FOUND_PAGE
 
 
 def find_nginx(path=None):
@@ -120,9 +121,9 @@ http {{
     scgi_temp_path {folder}/scgi;
     server_tokens off;
 
-    # One line for each request that failed on the client's side: an
-    # aborted one (499), one that came too slowly (408), or one nginx
-    # refused (4xx, with no worker's answer). The app logs its own.
+    # One line for each request that failed: one a client left or sent
+    # too slowly (400, 499, 408), one nginx refused (4xx, with no worker's
+    # answer), one no worker answered (502, 504). The app logs its own.
     map "$status:$upstream_status" $tutorial_fault {{
         "~^(\\d+):\\1$" 0;
         "~^[45]" 1;
@@ -174,6 +175,8 @@ http {{
         error_page 413 /.errors/413.html;
         error_page 414 /.errors/414.html;
         error_page 502 503 504 /.errors/502.html;
+        # (the pages' own folder, asked for by name, is not there)
+        error_page 404 /.errors/404.html;
         location /.errors/ {{
             internal;
             root {folder};

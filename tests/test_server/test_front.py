@@ -114,7 +114,9 @@ def test_a_request_that_comes_too_slowly_is_one_line():
             while s.recv(65536):
                 pass
             waited = time.monotonic() - started
-    assert 9 < waited < 15
+    # closed by nginx's timeout, not before it (the socket's own 20 s
+    # bounds the wait)
+    assert waited > 9
     timed_out = re.compile(r'\] 408 for "POST /reset HTTP/1\.1"')
     assert len(lines_of(server, timed_out)) == 1, server.output()
     assert 'Traceback' not in server.output()

@@ -117,8 +117,9 @@ def die_with_parent():
 def relay_lines(stream, lines, name):
     """A program's own lines, each through the runner's logging at the
     level ``lines`` gives it, if any (the ini file's logging decides what
-    is shown), as ``tutorial.server.runner.<name>``."""
-    program_log = logging.getLogger('tutorial.server.runner.' + name)
+    is shown), as ``tutorial.server.<name>``: apart from the runner's own
+    logger, whose start line production.ini shows at INFO."""
+    program_log = logging.getLogger('tutorial.server.' + name)
     for raw in stream:
         line = raw.decode('utf-8', 'replace').rstrip()
         if line:

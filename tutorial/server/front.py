@@ -144,8 +144,13 @@ http {{
         default $tutorial_target_host;
     }}
 
+    # The workers' socket, named twice: a request a worker died holding
+    # goes to another worker, once, if it is one nginx may send again
+    # (not a POST); never marked down, since the master replaces a worker
+    # within a second.
     upstream tutorial_workers {{
-        server unix:{folder}/workers.sock;
+        server unix:{folder}/workers.sock max_fails=0;
+        server unix:{folder}/workers.sock max_fails=0;
     }}
 
     server {{
@@ -192,6 +197,8 @@ http {{
             uwsgi_request_buffering on;
             uwsgi_buffering on;
             uwsgi_read_timeout 60s;
+            uwsgi_next_upstream error;
+            uwsgi_next_upstream_tries 2;
             uwsgi_param SCRIPT_NAME "";
             uwsgi_param QUERY_STRING $query_string;
             uwsgi_param REQUEST_METHOD $request_method;

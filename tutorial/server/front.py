@@ -78,10 +78,8 @@ def raise_open_files():
     file, so it bounds how many clients are held at once."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = FILES_CEILING if hard == resource.RLIM_INFINITY else hard
-    if soft == resource.RLIM_INFINITY or soft >= wanted:
-        return min(wanted, FILES_CEILING) if soft == resource.RLIM_INFINITY \
-            else soft
-    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     return wanted
 
 

@@ -42,7 +42,13 @@ from ..operations import MULTIPROC_ENV
 from ..security.headers import headers_from
 from ..security.request_guard import max_body_size
 from ..sessions.stores import waiting_requests
-from .front import NginxLines, find_nginx, nginx_config, raise_open_files
+from .front import (
+    NginxLines,
+    find_nginx,
+    listen_address,
+    nginx_config,
+    raise_open_files,
+    )
 from .master import (
     APP_THREADS,
     CHAIN_RELOAD,
@@ -190,8 +196,8 @@ class Runner:
             self.handle_signals(nginx, master)
             log.info('Serving on http://%s with %d workers of %d threads '
                      '(uWSGI, behind nginx; %d open files)',
-                     listen_text(options), options['workers'],
-                     options['threads'], files)
+                     listen_address(options['host'], options['port']),
+                     options['workers'], options['threads'], files)
             code = self.wait(nginx, master)
             for relay in relays:
                 relay.join(5)
@@ -288,11 +294,5 @@ class Runner:
         except OSError:
             if command == STOP and master.poll() is None:
                 master.send_signal(signal.SIGINT)
-
-
-def listen_text(options):
-    host = options['host']
-    return '%s:%d' % ('[%s]' % host if ':' in host else host,
-                      options['port'])
 
 

@@ -2,17 +2,10 @@
 
 The tutorial explains flash messages without building one. Here a POST
 resets the session, stores a message in it and redirects (POST, redirect,
-GET); the page after the redirect shows the message once.
+GET); home.pt shows the message once, above the form.
 """
-import functools
-import os
-
-from chameleon import PageTemplateFile
-from chameleon.utils import Markup
-from pyramid.csrf import get_csrf_token
 from pyramid.exceptions import BadCSRFToken
 from pyramid.httpexceptions import HTTPSeeOther
-from pyramid.request import Request
 
 #: Bounds on the flash queue, so that posts whose redirect is never
 #: followed cannot grow the session past what a cookie holds. A message
@@ -26,12 +19,6 @@ MAX_FLASH_BYTES = 600
 FLASH_KEY = '_f_'
 
 RESET_MESSAGE = 'The counter was reset: a new session has begun.'
-RESET_PATH = '/reset'
-
-#: What stands for the token in the form rendered once.
-TOKEN_SLOT = 'csrf-token-goes-here'
-
-FORM = PageTemplateFile(os.path.join(os.path.dirname(__file__), 'flash.pt'))
 
 
 def flash(request, message):
@@ -64,57 +51,8 @@ def bad_csrf(request):
     }
 
 
-class FlashFormRequest(Request):
-    """Pyramid's request, with the form as a method: home.pt shows
-    ``${request.flash_form()}``.
-
-    A method of the request's class, rather than one added with
-    config.add_request_method: Pyramid puts those on each request, as a
-    property on a class made for that request, or as a method bound to
-    the request, which makes a reference cycle that only Python's garbage
-    collector can free. Either costs time on every page.
-    """
-
-    def flash_form(self):
-        """The messages and the form (flash.pt), for home.pt to show."""
-        session = self.session
-        # pop_flash marks the session changed, and reads the clock twice,
-        # even when there is nothing to pop: most pages have no message
-        messages = session.pop_flash() if FLASH_KEY in session else ()
-        csrf_token = get_csrf_token(self)
-        action = self.script_name + RESET_PATH
-        if messages:
-            return render_form(messages, csrf_token, action)
-        return form_alone(csrf_token, action)
-
-
-def render_form(messages, csrf_token, action):
-    return Markup(FORM(messages=messages, csrf_token=csrf_token,
-                       action=action))
-
-
-def form_alone(csrf_token, action):
-    """The form with no message: flash.pt rendered once for the action,
-    with each session's token (letters and digits, which HTML takes as
-    they are) put in its place."""
-    parts = form_around_token(action)
-    if len(parts) == 2 and csrf_token.isascii() and csrf_token.isalnum():
-        before, after = parts
-        return Markup(before + csrf_token + after)
-    return render_form((), csrf_token, action)
-
-
-@functools.lru_cache(maxsize=16)
-def form_around_token(action):
-    """flash.pt without messages, split where the token goes; in more or
-    fewer than two parts if it is not there once (then each form is
-    rendered whole)."""
-    return render_form((), TOKEN_SLOT, action).split(TOKEN_SLOT)
-
-
 def includeme(config):
     config.set_default_csrf_options(require_csrf=True)
-    config.add_route('reset', RESET_PATH)
+    config.add_route('reset', '/reset')
     config.add_view(reset, route_name='reset', request_method='POST')
     config.add_view(bad_csrf, context=BadCSRFToken, renderer='message.pt')
-    config.set_request_factory(FlashFormRequest)

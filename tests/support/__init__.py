@@ -18,5 +18,8 @@ another's library, and bench/ takes its helpers from here too.
 - browser: Debian's Chromium, and screenshots;
 - containers: podman with the tests' own containers.conf, and the base
   images made with debootstrap (images/: the stand-ins for the official
-  Redis and nginx images).
+  Redis and nginx images);
+- kubernetes: deploy/kubernetes read as kubectl reads it, and played by
+  podman;
+- checkov: checkov, in a virtual environment of its own.
 """

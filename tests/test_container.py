@@ -1,6 +1,7 @@
-"""The Dockerfile and compose.yaml, run for real: rootful podman with runc,
-on base images the tests make (tests/support/containers.py), since no
-image registry is reachable here.
+"""The Dockerfile, compose.yaml and deploy/kubernetes, run for real:
+rootful podman with runc, on base images the tests make
+(tests/support/containers.py), since no image registry is reachable
+here.
 
 The images are built once for the module, and every container, network,
 volume and image made here is removed at its end, whatever happened.
@@ -11,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import ssl
 import subprocess
 import time
@@ -19,6 +21,7 @@ import pytest
 
 from tests.support.containers import Podman, compose_env, ready
 from tests.support.cookies import PRODUCTION_SECRET
+from tests.support.kubernetes import IMAGE_CHECK, played
 from tests.support.processes import free_port
 from tests.support.project import BIN, PROJECT
 from tests.support.tls import make_certificates
@@ -319,3 +322,65 @@ def test_down_leaves_nothing_running(stack):
     left = {kind: stack.podman.names(kind, stack.project)
             for kind in ('container', 'pod', 'volume', 'network')}
     assert left == {'container': [], 'pod': [], 'volume': [], 'network': []}
+
+
+# deploy/kubernetes, played by podman (what it does with each field:
+# docs/kubernetes.rst)
+
+@pytest.fixture(scope='module')
+def kube(podman, tmp_path_factory):
+    """The manifests played: Redis's pod, then the app's; all of it
+    removed at the end (with the module's podman)."""
+    with played(podman, tmp_path_factory.mktemp('kube'), free_port(),
+                {'session_secret': PRODUCTION_SECRET,
+                 'old_session_secrets': ''}) as kube:
+        yield kube
+
+
+def test_kube_play_counts_through_the_apps_port(kube):
+    cookie, counts = None, []
+    for path in ('/', '/howdy', '/'):
+        status, count, cookie = visit(kube.port, path, cookie)
+        assert status == 200
+        counts.append(count)
+    assert counts == [1, 2, 3]
+    # what podman played: Redis's pod and one of the app's
+    pods = kube.podman.names('pod', kube.podman.name('tutorial'))
+    assert sorted(pods) == [kube.podman.name('tutorial-pod-0'),
+                            kube.podman.name('tutorial-redis')]
+
+
+def test_the_count_goes_on_after_the_apps_pod_is_replaced(kube):
+    status, before, cookie = visit(kube.port, '/')
+    assert status == 200
+    old = kube.podman('pod', 'inspect', '--format', '{{.ID}}',
+                      kube.podman.name('tutorial-pod-0')).stdout
+    kube.play(kube.app, '--replace')
+    kube.wait_until_ready()
+    new = kube.podman('pod', 'inspect', '--format', '{{.ID}}',
+                      kube.podman.name('tutorial-pod-0')).stdout
+    assert new != old
+    pages = [visit(kube.port, '/', cookie) for _ in range(3)]
+    assert [page[:2] for page in pages] == [
+        (200, before + n) for n in range(1, 4)]
+
+
+def test_the_liveness_check_fails_while_the_app_hangs(kube):
+    inspected = json.loads(kube.podman('inspect', kube.container).stdout)[0]
+    # the liveness probe became the container's health check, a shell
+    # command (startup and readiness probes became nothing)
+    test = inspected['Config']['Healthcheck']['Test']
+    assert test[0] == 'CMD-SHELL'
+    assert test[1:1 + len(IMAGE_CHECK)] == IMAGE_CHECK
+    assert kube.health() == 0
+    frozen = kube.processes()
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        # the check waits its 3 s for /healthz, then fails
+        assert kube.health() == 1
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    assert kube.health() == 0
+    assert visit(kube.port, '/')[0] == 200

@@ -25,7 +25,7 @@ from tests.support.kubernetes import IMAGE_CHECK, played
 from tests.support.processes import free_port
 from tests.support.project import BIN, PROJECT
 from tests.support.tls import make_certificates
-from tests.support.visitors import connection, one_page, visit
+from tests.support.visitors import connection, one_page, status_on, visit
 
 SECRET_IN_CONTAINER = '/run/secrets/session_secret'
 #: The most the app may add to its base image, in bytes: its virtual
@@ -114,24 +114,10 @@ def test_without_a_secret_it_stops_with_one_line(podman):
         'tutorial: TUTORIAL_SESSION_SECRET '), lines
 
 
-def status_of(connection, path):
-    """The status of GET ``path`` on ``connection`` (which it closes), or
-    None while nothing answers."""
-    try:
-        connection.request('GET', path)
-        with connection.getresponse() as response:
-            response.read()
-            return response.status
-    except (OSError, http.client.HTTPException):
-        return None
-    finally:
-        connection.close()
-
-
 def wait_until_serving(port, container, podman, limit=60):
     deadline = time.monotonic() + limit
     while True:
-        if status_of(connection(port), '/healthz') == 200:
+        if status_on(connection(port), '/healthz') == 200:
             return
         assert time.monotonic() < deadline, podman(
             'logs', container, check=False).stderr[-2000:]
@@ -219,7 +205,7 @@ class Stack:
 
     def status(self, path):
         """A probe's status through nginx (None while nothing answers)."""
-        return status_of(self.connection(), path)
+        return status_on(self.connection(), path)
 
     def wait_for(self, condition, limit):
         deadline = time.monotonic() + limit

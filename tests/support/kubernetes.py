@@ -8,7 +8,6 @@ kubectl is not among what the tests install.
 import base64
 import contextlib
 import copy
-import http.client
 import json
 import os
 import time
@@ -16,7 +15,7 @@ import time
 import yaml
 
 from .project import PROJECT
-from .visitors import connection
+from .visitors import connection, status_on
 
 KUBERNETES = os.path.join(PROJECT, 'deploy', 'kubernetes')
 #: What the kustomizations may hold: anything else would need kustomize.
@@ -200,23 +199,10 @@ class Kube:
     def wait_until_ready(self, limit=90):
         """Until /readyz answers 200: the app serves, and reaches Redis."""
         deadline = time.monotonic() + limit
-        while self.ready_status() != 200:
+        while status_on(connection(self.port), '/readyz') != 200:
             assert time.monotonic() < deadline, self.podman(
                 'logs', self.container, check=False).stderr[-2000:]
             time.sleep(0.2)
-
-    def ready_status(self):
-        """/readyz's status, or None while nothing answers."""
-        conn = connection(self.port)
-        try:
-            conn.request('GET', '/readyz')
-            with conn.getresponse() as response:
-                response.read()
-                return response.status
-        except (OSError, http.client.HTTPException):
-            return None
-        finally:
-            conn.close()
 
     def health(self):
         """podman's health check of the app, run now: its exit status."""

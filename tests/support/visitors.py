@@ -131,6 +131,20 @@ def connection(port, timeout=10):
     return http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
 
 
+def status_on(connection, path):
+    """The status of GET ``path`` on ``connection`` (which it closes), or
+    None while nothing answers."""
+    try:
+        connection.request('GET', path)
+        with connection.getresponse() as response:
+            response.read()
+            return response.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+
+
 def post_reset(port, cookie, token):
     """Press Reset, with the form's token, on a connection of its own:
     the answer's status."""

@@ -133,6 +133,11 @@ class Sentinels:
         client = self.replica.client()
         try:
             role = client.execute_command('ROLE')[0]
+        except redis_py.ConnectionError:
+            # as it promotes the replica, the leading sentinel has it
+            # close its clients' connections (CLIENT KILL TYPE normal),
+            # this one's among them: ask again
+            return False
         finally:
             client.close()
         return role in (b'master', 'master')

@@ -49,12 +49,14 @@ readme_packages() {
 }
 
 # Whether Debian package NAME is installed here, or provided by one that
-# is (NodeSource's nodejs provides npm, and conflicts with Debian's).
+# is (NodeSource's nodejs provides npm, and conflicts with Debian's); an
+# apt pattern never is, and apt-get installs what it matches, if need be.
 # The list is read whole before grep looks at it: in a pipe, `grep -q`
 # stopping at the first match would kill dpkg-query, and under pipefail
 # that would read as "not present".
 package_present() {
     local name=$1 installed
+    [[ $name == \?* ]] && return 1
     [ "$(dpkg-query -W -f='${Status}' "$name" 2>/dev/null)" \
         = 'install ok installed' ] && return 0
     installed=$(dpkg-query -W -f='${Status} ${Provides}\n' 2>/dev/null \

@@ -121,9 +121,11 @@ def for_podman(objects, name, images, port, secret):
     secrets = [v for v in spec['volumes'] if 'secret' in v]
     spec['volumes'] = [v for v in spec['volumes'] if v not in secrets]
     for volume in spec['volumes']:
+        # (podman makes an emptyDir a named volume, named as in the pod)
         for mount in container['volumeMounts']:
             if mount['name'] == volume['name']:
-                mount['name'] = volume['name'] = name(volume['name'])
+                mount['name'] = name(volume['name'])
+        volume['name'] = name(volume['name'])
     secret_mounts = {m['mountPath']: m for m in container['volumeMounts']
                      if m['name'] in {v['name'] for v in secrets}}
     env = []

@@ -165,10 +165,11 @@ def main():
                 Server('production.ini', env=dict(env, **{WORKERS_ENV:
                                                           str(n)})))
         # the cookie store's threads against the Redis store's
-        servers[('cookie', production_n + ', 12 threads')] = stack.enter_context(
-            Server('production.ini', env={SECRET_ENV: secret,
-                                          WORKERS_ENV: str(n)},
-                   server_section=TWELVE_THREADS))
+        twelve = Server('production.ini',
+                        env={SECRET_ENV: secret, WORKERS_ENV: str(n)},
+                        server_section=TWELVE_THREADS)
+        servers[('cookie', production_n + ', 12 threads')] = \
+            stack.enter_context(twelve)
         for name, server in other_servers(
                 stack, {SECRET_ENV: secret}, n).items():
             servers[('cookie', name)] = server

@@ -222,7 +222,8 @@ def free_subnet(podman):
     """A /24 of 10.89.0.0/16 that no podman network of this machine has,
     for the compose network (whose proxy's address is fixed)."""
     used = set()
-    for name in podman('network', 'ls', '--format', '{{.Name}}').stdout.split():
+    names = podman('network', 'ls', '--format', '{{.Name}}').stdout.split()
+    for name in names:
         used.update(podman('network', 'inspect', '--format',
                            '{{range .Subnets}}{{.Subnet}} {{end}}',
                            name).stdout.split())
@@ -251,4 +252,3 @@ def compose_env(podman, images, tls_dir, secret_file, https_port):
         TUTORIAL_TLS_DIR=tls_dir,
         TUTORIAL_SECRET_FILE=secret_file,
     )
-

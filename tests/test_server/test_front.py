@@ -86,7 +86,8 @@ def test_aborted_bodies_are_one_line_and_no_traceback():
 def test_a_fault_is_logged_once_then_summed_up_each_interval():
     now = [100.0]
     said = NginxLines(clock=lambda: now[0])
-    line = '400 for "POST /reset HTTP/1.1" from 127.0.0.1 (9 bytes read, 0.1 s)'
+    line = ('400 for "POST /reset HTTP/1.1" from 127.0.0.1 '
+            '(9 bytes read, 0.1 s)')
     assert said(line) == (logging.WARNING, line)
     for _ in range(20):
         assert said(line)[0] is None

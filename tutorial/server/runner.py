@@ -294,5 +294,3 @@ class Runner:
         except OSError:
             if command == STOP and master.poll() is None:
                 master.send_signal(signal.SIGINT)
-
-

@@ -37,6 +37,7 @@ MAKE_A_SECRET = (
     'make one with '
     '`python3 -c "import secrets; print(secrets.token_hex(32))"`')
 
+
 def secret_problem(secret):
     """What makes ``secret`` unfit to sign sessions, or None."""
     if not secret:

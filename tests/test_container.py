@@ -25,7 +25,7 @@ from tests.support.kubernetes import IMAGE_CHECK, played
 from tests.support.processes import free_port
 from tests.support.project import BIN, PROJECT
 from tests.support.tls import make_certificates
-from tests.support.visitors import connection, one_page, status_on, visit
+from tests.support.visitors import one_page, status_on, visit
 
 SECRET_IN_CONTAINER = '/run/secrets/session_secret'
 #: The most the app may add to its base image, in bytes: its virtual
@@ -114,16 +114,6 @@ def test_without_a_secret_it_stops_with_one_line(podman):
         'tutorial: TUTORIAL_SESSION_SECRET '), lines
 
 
-def wait_until_serving(port, container, podman, limit=60):
-    deadline = time.monotonic() + limit
-    while True:
-        if status_on(connection(port), '/healthz') == 200:
-            return
-        assert time.monotonic() < deadline, podman(
-            'logs', container, check=False).stderr[-2000:]
-        time.sleep(0.2)
-
-
 def test_read_only_with_the_secret_from_a_file_it_counts_and_stops_fast(
         podman, secret_file):
     port = free_port()
@@ -135,7 +125,7 @@ def test_read_only_with_the_secret_from_a_file_it_counts_and_stops_fast(
            '--publish', '127.0.0.1:%d:6543' % port,
            podman.images['tutorial'])
     try:
-        wait_until_serving(port, name, podman)
+        podman.wait_for_page(port, '/healthz', name, 60)
         cookie, counts = None, []
         for _ in range(3):
             status, count, cookie = visit(port, '/', cookie)

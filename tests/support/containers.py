@@ -19,6 +19,7 @@ import time
 import uuid
 
 from .project import BIN, missing, require
+from .visitors import connection, status_on
 
 #: Where the debootstrapped base is kept between runs (a tar file), made
 #: again when its package list changes or once it is a week old.
@@ -182,6 +183,15 @@ class Podman:
                        os.path.join(IMAGES, service + '.Containerfile'),
                        [('BASE', images['python'])])
         return images
+
+    def wait_for_page(self, port, path, container, limit):
+        """Until GET ``path`` on 127.0.0.1:``port`` answers 200; failing
+        after ``limit`` seconds with the end of ``container``'s log."""
+        deadline = time.monotonic() + limit
+        while status_on(connection(port), path) != 200:
+            assert time.monotonic() < deadline, self(
+                'logs', container, check=False).stderr[-2000:]
+            time.sleep(0.2)
 
     def image_size(self, image):
         return int(self('image', 'inspect', '--format', '{{.Size}}',

@@ -10,12 +10,10 @@ import contextlib
 import copy
 import json
 import os
-import time
 
 import yaml
 
 from .project import PROJECT
-from .visitors import connection, status_on
 
 KUBERNETES = os.path.join(PROJECT, 'deploy', 'kubernetes')
 #: What the kustomizations may hold: anything else would need kustomize.
@@ -198,13 +196,9 @@ class Kube:
         self.podman('kube', 'play', '--network', self.network, *options,
                     path, timeout=300)
 
-    def wait_until_ready(self, limit=90):
+    def wait_until_ready(self):
         """Until /readyz answers 200: the app serves, and reaches Redis."""
-        deadline = time.monotonic() + limit
-        while status_on(connection(self.port), '/readyz') != 200:
-            assert time.monotonic() < deadline, self.podman(
-                'logs', self.container, check=False).stderr[-2000:]
-            time.sleep(0.2)
+        self.podman.wait_for_page(self.port, '/readyz', self.container, 90)
 
     def health(self):
         """podman's health check of the app, run now: its exit status."""

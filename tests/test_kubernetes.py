@@ -55,10 +55,11 @@ def test_the_app_keeps_serving_through_updates_and_drains():
 
 
 def test_only_the_app_reaches_redis():
+    objects = build()
     policies = {p['metadata']['name']: p['spec']
-                for p in of_kind(build(), 'NetworkPolicy')}
-    redis_set, = of_kind(build(), 'StatefulSet')
-    app, = of_kind(build(), 'Deployment')
+                for p in of_kind(objects, 'NetworkPolicy')}
+    redis_set, = of_kind(objects, 'StatefulSet')
+    app, = of_kind(objects, 'Deployment')
     redis = policies['tutorial-redis']
     assert redis['podSelector']['matchLabels'] \
         == redis_set['spec']['selector']['matchLabels']
